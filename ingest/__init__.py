@@ -1,0 +1,1 @@
+"""Sources: one module per site behind the `Source` protocol, plus HTML→text and link extraction."""

@@ -1,0 +1,215 @@
+"""Polite HTTP: one connection per site, a delay between requests, retries with backoff.
+
+Every source gets its `httpx.Client` from `make_client`, so politeness lives in one place:
+the transport waits `delay` seconds between requests, retries 429, 5xx and timeouts with
+exponential backoff honouring `Retry-After`, and stops at once on a bot-challenge page.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import httpx
+
+from tracker.errors import ChallengeError, ConfigError, RateLimitedError, SourceError
+
+log = logging.getLogger(__name__)
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# A challenge needs a browser running JavaScript, so retrying is useless: wait an hour.
+CHALLENGE_WAIT = timedelta(hours=1)
+_CHALLENGE_MARKERS = ("vercel security checkpoint", "verifying your browser", "cf-challenge",
+                      "challenge-platform", "attention required! | cloudflare")
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a `Retry-After` header (delta-seconds or HTTP date), if valid."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def is_challenge(response: httpx.Response) -> bool:
+    """Whether a response is a bot-challenge page rather than an answer."""
+    if response.headers.get("x-vercel-mitigated", "").lower() == "challenge":
+        return True
+    if response.headers.get("cf-mitigated", "").lower() == "challenge":
+        return True
+    if "html" not in response.headers.get("content-type", "") or response.status_code < 400:
+        return False
+    head = response.content[:20_000].decode("utf-8", "replace").lower()
+    return any(marker in head for marker in _CHALLENGE_MARKERS)
+
+
+class PoliteTransport(httpx.BaseTransport):
+    """Wraps a transport with a minimum delay between requests and retries with backoff."""
+
+    def __init__(
+        self,
+        source: str,
+        *,
+        delay: float,
+        max_retries: int,
+        backoff: float,
+        max_backoff: float,
+        inner: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.source = source
+        self.delay = delay
+        self.max_retries = max_retries
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        # One connection per site, as the forums' and arXiv's terms ask.
+        self._inner = inner or httpx.HTTPTransport(
+            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1)
+        )
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._last_request = float("-inf")
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        attempt = 0
+        while True:
+            with self._lock:
+                self._wait_turn()
+                try:
+                    response = self._inner.handle_request(request)
+                    # Read here so that a timeout while reading the body is retried too.
+                    response.read()
+                except httpx.TimeoutException as e:
+                    if attempt >= self.max_retries:
+                        raise SourceError(
+                            f"{self.source}: no answer from {request.url.host} within the timeout "
+                            f"after {attempt + 1} tries; the site may be down, retry later",
+                            source=self.source,
+                        ) from e
+                    wait = self._backoff(attempt, None)
+                    log.warning("%s: timeout, retrying in %.1fs", self.source, wait)
+                    attempt += 1
+                    self._pause(wait)
+                    continue
+                except httpx.TransportError as e:
+                    raise SourceError(
+                        f"{self.source}: cannot reach {request.url.host} ({e.__class__.__name__}:"
+                        f" {e}); check the network and the source's endpoint",
+                        source=self.source,
+                    ) from e
+                finally:
+                    self._last_request = time.monotonic()
+            if is_challenge(response):
+                raise self._challenge(request, response)
+            if response.status_code not in RETRY_STATUSES:
+                return response
+            if attempt >= self.max_retries:
+                return self._give_up(request, response, attempt)
+            wait = self._backoff(attempt, response.headers.get("retry-after"))
+            log.warning("%s: HTTP %d, retrying in %.1fs", self.source, response.status_code, wait)
+            response.close()
+            attempt += 1
+            self._pause(wait)
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def _wait_turn(self) -> None:
+        wait = self._last_request + self.delay - time.monotonic()
+        if wait > 0:
+            self._sleep(wait)
+
+    def _pause(self, seconds: float) -> None:
+        if seconds > 0:
+            self._sleep(seconds)
+        # The backoff already spaced the requests out; do not add the delay on top.
+        self._last_request = float("-inf")
+
+    def _backoff(self, attempt: int, retry_after: str | None) -> float:
+        wait = self.backoff * (2**attempt)
+        told = parse_retry_after(retry_after)
+        if told is not None:
+            wait = max(wait, told)
+        return min(wait, self.max_backoff)
+
+    def _challenge(self, request: httpx.Request, response: httpx.Response) -> ChallengeError:
+        told = parse_retry_after(response.headers.get("retry-after"))
+        wait = timedelta(seconds=told) if told else CHALLENGE_WAIT
+        retry_at = datetime.now(UTC) + wait
+        error = ChallengeError(
+            f"{self.source}: {request.url.host} answered HTTP {response.status_code} with a bot "
+            f"challenge page instead of data; stopped this source without retrying. Retry after "
+            f"{retry_at:%Y-%m-%d %H:%M} UTC, lower the request rate (`delay`), or set "
+            f"`extra_header` if the site gave you an access token",
+            source=self.source,
+        )
+        error.retry_at = retry_at  # type: ignore[attr-defined]
+        return error
+
+    def _give_up(
+        self, request: httpx.Request, response: httpx.Response, attempt: int
+    ) -> httpx.Response:
+        if response.status_code == 429:
+            told = parse_retry_after(response.headers.get("retry-after"))
+            retry_at = datetime.now(UTC) + timedelta(seconds=told or 3600)
+            error = RateLimitedError(
+                f"{self.source}: {request.url.host} kept answering 429 Too Many Requests after "
+                f"{attempt + 1} tries; retry after {retry_at:%Y-%m-%d %H:%M} UTC or raise `delay`",
+                source=self.source,
+            )
+            error.retry_at = retry_at  # type: ignore[attr-defined]
+            raise error
+        raise SourceError(
+            f"{self.source}: {request.url.host} answered HTTP {response.status_code} "
+            f"{response.reason_phrase} {attempt + 1} times; the site is failing, retry later",
+            source=self.source,
+        )
+
+
+def parse_extra_header(value: str | None, source: str) -> dict[str, str]:
+    """`Name: value` → {Name: value}; the value is a secret and is never logged."""
+    if not value:
+        return {}
+    name, sep, secret = value.partition(":")
+    if not sep or not name.strip() or any(c.isspace() for c in name.strip()):
+        raise ConfigError(
+            f"sources.{source}.extra_header must look like 'Header-Name: value' (got a value "
+            f"without a header name)"
+        )
+    return {name.strip(): secret.strip()}
+
+
+def make_client(
+    source: str,
+    *,
+    user_agent: str,
+    delay: float,
+    timeout: float,
+    max_retries: int,
+    backoff: float,
+    max_backoff: float,
+    extra_header: str | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> httpx.Client:
+    """An `httpx.Client` for one source, with the polite transport and identifying headers."""
+    headers = {"User-Agent": user_agent, **parse_extra_header(extra_header, source)}
+    transport = PoliteTransport(
+        source, delay=delay, max_retries=max_retries, backoff=backoff,
+        max_backoff=max_backoff, sleep=sleep,
+    )
+    return httpx.Client(
+        transport=transport, headers=headers, timeout=timeout, follow_redirects=True,
+        max_redirects=5,
+    )

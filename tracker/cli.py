@@ -1,0 +1,183 @@
+"""The `tracker` command line. Heavy imports happen inside the commands that need them."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import Any
+
+import click
+from sqlalchemy import Engine
+
+from tracker import __version__, paths
+from tracker.config import Settings, load_settings, source_names
+from tracker.errors import ConfigError, TrackerError
+
+
+class Context:
+    """Settings and the database engine, created on first use."""
+
+    @cached_property
+    def settings(self) -> Settings:
+        return load_settings()
+
+    @cached_property
+    def engine(self) -> Engine:
+        from tracker.db import make_engine
+
+        return make_engine(self.settings.sqlalchemy_url)
+
+
+class TrackerGroup(click.Group):
+    """Turns expected errors into one line on stderr: exit 1, or 2 for configuration."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ConfigError as e:
+            raise click.UsageError(e.msg, ctx) from e
+        except TrackerError as e:
+            raise click.ClickException(e.msg) from e
+
+
+pass_context = click.make_pass_decorator(Context, ensure=True)
+
+
+@click.group(cls=TrackerGroup)
+@click.version_option(__version__, prog_name="tracker")
+@click.option("-v", "--verbose", is_flag=True, help="Log requests, retries and batches.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool) -> None:
+    """Track AI-alignment posts, comments and papers: sync, search, read, tag."""
+    ctx.obj = Context()
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if not verbose:
+        # httpx logs every request at INFO; the warnings that matter are our own.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+@cli.command()
+@click.argument("sources", nargs=-1, metavar="[SOURCE]...")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
+              help="Backfill from this date (UTC) instead of the saved cursor.")
+@pass_context
+def sync(obj: Context, sources: Sequence[str], since: datetime | None) -> None:
+    """Fetch new and changed documents from SOURCE (default: every enabled source).
+
+    Sources: lesswrong, alignmentforum, eaforum. A source that fails stops with one line
+    saying why and when to retry; the others go on. Exit status 1 if any source failed.
+    """
+    from tracker.jobs import selected_sources
+    from tracker.reporting import run_syncs
+
+    names = selected_sources(obj.settings, sources)
+    if not names:
+        raise ConfigError("No source is enabled; name one (`tracker sync lesswrong`) or enable "
+                          "one in config.toml")
+    moment = since.replace(tzinfo=UTC) if since else None
+    reports = run_syncs(obj.engine, obj.settings, names, since=moment)
+    if any(report.status != "ok" for report in reports):
+        sys.exit(1)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (stable; see README).")
+@pass_context
+def status(obj: Context, as_json: bool) -> None:
+    """Per-source counts, the last sync and the last error."""
+    from tracker import store
+    from tracker.db import session_scope
+    from tracker.reporting import print_status, status_json
+
+    with session_scope(obj.engine) as session:
+        rows = store.source_status(session=session, sources=source_names())
+        total = store.count_documents(session=session)
+    if as_json:
+        click.echo(json.dumps(status_json(rows, total, obj.settings), indent=2))
+    else:
+        print_status(rows, total, obj.settings)
+
+
+@cli.command()
+@click.argument("ref", metavar="ID")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (stable; see README).")
+@click.option("--depth", default=3, show_default=True, help="Comment nesting shown before folding.")
+@pass_context
+def show(obj: Context, ref: str, as_json: bool, depth: int) -> None:
+    """Print a post, comment or paper as readable text with its metadata.
+
+    ID is a document id, a native id (uMQ3cqWDPHhjtiesc), source:native_id, or a URL.
+    """
+    from tracker import store
+    from tracker.db import session_scope
+    from tracker.reporting import render_document
+
+    with session_scope(obj.engine) as session:
+        document = store.get_document(session=session, ref=ref)
+        public = store.to_public(session=session, document=document)
+        thread = store.get_thread(session=session, post=document) if document.kind == "post" else []
+        parent = None
+        if document.kind == "comment" and document.post_id:
+            parent = _find(session, f"{document.source}:{document.post_id}")
+        if as_json:
+            data = public.model_dump(mode="json")
+            data["comments"] = [
+                {"id": c.id, "native_id": c.native_id, "parent_id": c.parent_id,
+                 "deleted": c.deleted} for c in thread
+            ]
+            click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+            return
+        click.echo(render_document(session, public, thread, parent, depth=depth))
+
+
+def _find(session: Any, ref: str) -> Any:
+    from tracker import store
+    from tracker.errors import NotFoundError
+
+    try:
+        return store.get_document(session=session, ref=ref)
+    except NotFoundError:
+        return None
+
+
+@cli.command()
+@click.argument("ref", metavar="ID")
+@click.option("--cited-by", is_flag=True, help="List what cites ID instead of what ID cites.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (stable; see README).")
+@pass_context
+def links(obj: Context, ref: str, cited_by: bool, as_json: bool) -> None:
+    """List what a document cites (or, with --cited-by, what cites it)."""
+    from tracker import store
+    from tracker.db import session_scope
+    from tracker.reporting import links_json, print_links
+
+    with session_scope(obj.engine) as session:
+        document = store.get_document(session=session, ref=ref)
+        assert document.id is not None
+        rows = (store.incoming_links if cited_by else store.outgoing_links)(
+            session=session, document_id=document.id
+        )
+        if as_json:
+            click.echo(json.dumps(links_json(document, rows, cited_by), indent=2,
+                                  ensure_ascii=False))
+        else:
+            print_links(document, rows, cited_by)
+
+
+@cli.command(name="paths")
+@pass_context
+def show_paths(obj: Context) -> None:
+    """Where tracker keeps its data and configuration."""
+    from tracker.db import _redact
+
+    click.echo(f"data:     {paths.data_dir()}")
+    click.echo(f"config:   {paths.config_file()}")
+    click.echo(f"database: {_redact(obj.settings.sqlalchemy_url)}")

@@ -1,0 +1,159 @@
+"""Settings: CLI flag > environment (`TRACKER_…`, `__` for nesting) > config.toml > default."""
+
+from __future__ import annotations
+
+import tomllib
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from tracker import __version__, paths
+from tracker.errors import ConfigError
+
+FORUM_SOURCES = ("lesswrong", "alignmentforum", "eaforum")
+
+_DEFAULT_ENDPOINTS = {
+    # AF is read through LessWrong with `af: true`: alignmentforum.org/graphql has answered
+    # 429 / Vercel challenges to scripted clients since Feb 2026 (reference/sources.md §1.10).
+    "lesswrong": "https://www.lesswrong.com/graphql",
+    "alignmentforum": "https://www.lesswrong.com/graphql",
+    "eaforum": "https://forum.effectivealtruism.org/graphql",
+    "arxiv": "https://export.arxiv.org/api/query",
+}
+
+
+class SourceSettings(BaseModel):
+    """Settings shared by every source."""
+
+    endpoint: str | None = None
+    """Base URL of the source's API; tests point it at 127.0.0.1."""
+    delay: float = Field(default=3.0, ge=0)
+    """Seconds between two requests to this source (LessWrong's robots.txt asks for 3)."""
+    enabled: bool = True
+    """Whether `tracker sync` with no source names includes this source."""
+    timeout: float = Field(default=30.0, gt=0)
+    """Seconds to wait for a response before retrying."""
+    max_retries: int = Field(default=5, ge=0)
+    """Retries on 429, 5xx and timeouts, with exponential backoff."""
+    backoff: float = Field(default=2.0, ge=0)
+    """First backoff in seconds; doubles on each retry, capped at `max_backoff`."""
+    max_backoff: float = Field(default=120.0, ge=0)
+    """The longest single wait between retries, `Retry-After` included."""
+    extra_header: str | None = None
+    """An extra request header, `Name: value`, for sites that issue access tokens. Never logged."""
+    first_sync_days: int = Field(default=30, ge=1)
+    """How far back the first sync of this source reaches when no `--since` is given."""
+    page_size: int = Field(default=100, ge=1, le=500)
+    """Documents asked for per request."""
+
+
+class ForumSettings(SourceSettings):
+    """A ForumMagnum site (LessWrong, Alignment Forum, EA Forum)."""
+
+    af_only: bool = False
+    """Ask only for Alignment Forum posts and comments (`af: true`)."""
+    comments: bool = True
+    """Sync comments as well as posts."""
+    refresh_days: int = Field(default=7, ge=0)
+    """Re-fetch posts and comments this recent on every sync: votes do not change `modifiedAt`."""
+
+
+class SourcesSettings(BaseModel):
+    """Per-source settings, by source name."""
+
+    lesswrong: ForumSettings = Field(default_factory=ForumSettings)
+    alignmentforum: ForumSettings = Field(default_factory=lambda: ForumSettings(af_only=True))
+    eaforum: ForumSettings = Field(default_factory=ForumSettings)
+
+    @model_validator(mode="after")
+    def _fill_defaults(self) -> SourcesSettings:
+        for name in FORUM_SOURCES:
+            source = getattr(self, name)
+            if source.endpoint is None:
+                source.endpoint = _DEFAULT_ENDPOINTS[name]
+        # AF posts live in LessWrong's database; the source exists only to select them.
+        self.alignmentforum.af_only = True
+        return self
+
+    def forum(self, name: str) -> ForumSettings:
+        """The settings of a ForumMagnum source."""
+        found = getattr(self, name)
+        assert isinstance(found, ForumSettings)
+        return found
+
+
+class Settings(BaseSettings):
+    """All of tracker's settings."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TRACKER_",
+        env_nested_delimiter="__",
+        extra="forbid",
+    )
+
+    database_url: str | None = None
+    """SQLAlchemy URL; default `sqlite:///<data dir>/tracker.db`. PostgreSQL URLs use psycopg."""
+    user_agent: str = f"tracker/{__version__} (AI-alignment literature tracker)"
+    """Sent with every request, followed by the contact."""
+    contact: str = "set `contact` in config.toml"
+    """An e-mail or URL that site operators can reach you at."""
+    sources: SourcesSettings = Field(default_factory=SourcesSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=paths.config_file())
+        return (init_settings, env_settings, toml)
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The database URL with PostgreSQL normalised to the psycopg 3 driver."""
+        url = self.database_url or f"sqlite:///{paths.database_file()}"
+        for prefix in ("postgres://", "postgresql://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix) :]
+        return url
+
+    @property
+    def full_user_agent(self) -> str:
+        """User-Agent header: the product, then the contact, as site operators ask."""
+        return f"{self.user_agent} (contact: {self.contact})"
+
+    def source(self, name: str) -> SourceSettings:
+        """The settings of one source by name."""
+        found = getattr(self.sources, name, None)
+        if not isinstance(found, SourceSettings):
+            raise ConfigError(f"Unknown source '{name}'. Known sources: {', '.join(source_names())}")
+        return found
+
+
+def source_names() -> tuple[str, ...]:
+    """Every source tracker knows, in sync order."""
+    return tuple(SourcesSettings.model_fields)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings, turning a bad file or value into a `ConfigError` that names it."""
+    try:
+        return Settings(**overrides)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"Config file {paths.config_file()} is not valid TOML: {e}") from e
+    except ValidationError as e:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors()
+        )
+        raise ConfigError(
+            f"Invalid setting in {paths.config_file()} or TRACKER_* environment: {problems}"
+        ) from e

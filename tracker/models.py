@@ -1,0 +1,229 @@
+"""The data model: one schema for SQLite and PostgreSQL (see DESIGN.md, "Data model")."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from sqlalchemy import JSON, Column, DateTime, Index, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy.engine import Dialect
+from sqlmodel import Field, SQLModel
+
+DocumentKind = Literal["post", "comment", "paper", "entry"]
+LinkKind = Literal["post", "comment", "arxiv", "doi", "external"]
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware in UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always read back timezone-aware (SQLite drops the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _ts(*, index: bool = False, nullable: bool = True) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), index=index, nullable=nullable))
+
+
+# --- what sources yield ------------------------------------------------------------------
+
+
+class AuthorCreate(SQLModel):
+    """An author as a source names them; `slug` is the forum's user slug when there is one."""
+
+    name: str
+    slug: str | None = None
+
+
+class LinkCreate(SQLModel):
+    """A citation found in a body: where it points and how to recognise the target."""
+
+    url: str
+    kind: str
+    target_key: str | None = None
+    anchor_text: str = ""
+
+
+class DocumentBase(SQLModel):
+    """Fields shared by what a source yields, the table row and the public view."""
+
+    source: str = Field(max_length=64)
+    native_id: str = Field(max_length=255)
+    kind: str = Field(max_length=16)
+    url: str | None = None
+    title: str = ""
+    posted_at: datetime | None = None
+    modified_at: datetime | None = None
+    score: float | None = None
+    vote_count: int | None = None
+    comment_count: int | None = None
+    af: bool = False
+    question: bool = False
+    link_url: str | None = None
+    post_id: str | None = Field(default=None, max_length=255)
+    """Native id of the post a comment belongs to (same source)."""
+    parent_id: str | None = Field(default=None, max_length=255)
+    """Native id of the comment (or answer) a reply answers; None for a top-level comment."""
+    deleted: bool = False
+
+
+class DocumentCreate(DocumentBase):
+    """A document as a source yields it, with its authors, tags, aliases and citations."""
+
+    body_html: str | None = None
+    body_text: str = ""
+    authors: list[AuthorCreate] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+    aliases: list[str] = Field(default_factory=list)
+    """Keys a link can name this document by (`lw:<id>`, `lw-slug:<slug>`, `arxiv:<id>`, …)."""
+    links: list[LinkCreate] = Field(default_factory=list)
+    extra: dict[str, Any] = Field(default_factory=dict)
+    """Source-specific metadata (arXiv categories, DOI, forum slug, …)."""
+
+
+class DocumentPublic(DocumentBase):
+    """A document as `--json` output shows it."""
+
+    id: int
+    authors: list[AuthorCreate]
+    tags: list[str]
+    body_text: str
+    content_hash: str
+    fetched_at: datetime | None
+    extra: dict[str, Any]
+
+
+# --- tables --------------------------------------------------------------------------------
+
+
+class Document(DocumentBase, table=True):
+    """One post, comment, paper or blog entry. A LW post that is also on AF is one row."""
+
+    __table_args__ = (
+        UniqueConstraint("source", "native_id", name="uq_document_source_native"),
+        Index("ix_document_thread", "source", "post_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    posted_at: datetime | None = _ts(index=True)
+    modified_at: datetime | None = _ts()
+    body_html: str | None = Field(default=None, sa_column=Column(Text))
+    body_text: str = Field(default="", sa_column=Column(Text, nullable=False))
+    content_hash: str = Field(default="", max_length=64)
+    fetched_at: datetime | None = _ts()
+    extra: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class Author(SQLModel, table=True):
+    """A person, keyed by forum slug when known, else by name."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=255, unique=True)
+    name: str
+    slug: str | None = None
+
+
+class DocumentAuthor(SQLModel, table=True):
+    """Authorship, in byline order."""
+
+    document_id: int = Field(foreign_key="document.id", primary_key=True, ondelete="CASCADE")
+    position: int = Field(primary_key=True)
+    author_id: int = Field(foreign_key="author.id", index=True)
+
+
+class Tag(SQLModel, table=True):
+    """A forum tag (`kind='forum'`) or a user's own tag (`kind='user'`)."""
+
+    __table_args__ = (UniqueConstraint("kind", "name", name="uq_tag_kind_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str
+    kind: str = Field(default="forum", max_length=16)
+
+
+class DocumentTag(SQLModel, table=True):
+    """A tag on a document."""
+
+    document_id: int = Field(foreign_key="document.id", primary_key=True, ondelete="CASCADE")
+    tag_id: int = Field(foreign_key="tag.id", primary_key=True, index=True)
+
+
+class DocumentAlias(SQLModel, table=True):
+    """A key that links can resolve to this document by."""
+
+    key: str = Field(primary_key=True, max_length=512)
+    document_id: int = Field(foreign_key="document.id", index=True, ondelete="CASCADE")
+
+
+class Revision(SQLModel, table=True):
+    """A previous text of a document, kept when its content hash changed."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    document_id: int = Field(foreign_key="document.id", index=True, ondelete="CASCADE")
+    content_hash: str = Field(max_length=64)
+    title: str = ""
+    body_html: str | None = Field(default=None, sa_column=Column(Text))
+    body_text: str = Field(default="", sa_column=Column(Text, nullable=False))
+    modified_at: datetime | None = _ts()
+    recorded_at: datetime | None = _ts()
+
+
+class Link(SQLModel, table=True):
+    """A citation edge from a document's body to a URL, resolved to a document when known."""
+
+    __table_args__ = (
+        Index("ix_link_target_key", "target_key"),
+        Index("ix_link_target_document", "target_document_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    document_id: int = Field(foreign_key="document.id", index=True, ondelete="CASCADE")
+    position: int = 0
+    url: str = Field(sa_column=Column(Text, nullable=False))
+    kind: str = Field(max_length=16)
+    target_key: str | None = Field(default=None, max_length=512)
+    anchor_text: str = Field(default="", sa_column=Column(Text, nullable=False))
+    target_document_id: int | None = Field(default=None, foreign_key="document.id")
+
+
+class SyncState(SQLModel, table=True):
+    """A per-source cursor (or ETag), moved only after the rows it covers are committed."""
+
+    source: str = Field(primary_key=True, max_length=64)
+    stream: str = Field(primary_key=True, max_length=255)
+    value: str = Field(sa_column=Column(Text, nullable=False))
+    updated_at: datetime | None = _ts()
+
+
+class SyncRun(SQLModel, table=True):
+    """One sync of one source: when, what it did, and how it ended."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=64, index=True)
+    started_at: datetime | None = _ts()
+    finished_at: datetime | None = _ts()
+    status: str = Field(default="running", max_length=16)
+    """running | ok | failed | interrupted"""
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    retry_after: datetime | None = _ts()
