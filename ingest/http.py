@@ -20,6 +20,9 @@ from tracker.errors import ChallengeError, ConfigError, RateLimitedError, Source
 
 log = logging.getLogger(__name__)
 
+# Connection failures after the request went out; a refused or unresolvable host is not here:
+# retrying those only delays the one-line error by minutes.
+_DROPPED = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 # A challenge needs a browser running JavaScript, so retrying is useless: wait an hour.
 CHALLENGE_WAIT = timedelta(hours=1)
@@ -68,8 +71,10 @@ class PoliteTransport(httpx.BaseTransport):
         max_backoff: float,
         inner: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        max_bytes: int | None = None,
     ) -> None:
         self.source = source
+        self.max_bytes = max_bytes
         self.delay = delay
         self.max_retries = max_retries
         self.backoff = backoff
@@ -90,16 +95,19 @@ class PoliteTransport(httpx.BaseTransport):
                 try:
                     response = self._inner.handle_request(request)
                     # Read here so that a timeout while reading the body is retried too.
-                    response.read()
-                except httpx.TimeoutException as e:
+                    response = self._read(request, response)
+                except (httpx.TimeoutException, *_DROPPED) as e:
+                    # A timeout or a connection dropped mid-answer is transient: ask again.
                     if attempt >= self.max_retries:
                         raise SourceError(
-                            f"{self.source}: no answer from {request.url.host} within the timeout "
-                            f"after {attempt + 1} tries; the site may be down, retry later",
+                            f"{self.source}: no complete answer from {request.url.host} after "
+                            f"{attempt + 1} tries ({e.__class__.__name__}); the site may be "
+                            f"down, retry later",
                             source=self.source,
                         ) from e
                     wait = self._backoff(attempt, None)
-                    log.warning("%s: timeout, retrying in %.1fs", self.source, wait)
+                    log.warning("%s: %s, retrying in %.1fs", self.source, e.__class__.__name__,
+                                wait)
                     attempt += 1
                     self._pause(wait)
                     continue
@@ -131,7 +139,31 @@ class PoliteTransport(httpx.BaseTransport):
         if wait > 0:
             self._sleep(wait)
 
+    def _read(self, request: httpx.Request, response: httpx.Response) -> httpx.Response:
+        """The response fully read; past `max_bytes` it is refused before it fills memory."""
+        if self.max_bytes is None:
+            response.read()
+            return response
+        chunks, size = [], 0
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > self.max_bytes:
+                response.close()
+                raise SourceError(
+                    f"{self.source}: {request.url} sent more than {self.max_bytes:,} bytes; "
+                    f"refused it. Raise sources.{self.source}.max_bytes if it is really that big",
+                    source=self.source,
+                )
+            chunks.append(chunk)
+        # The body is decoded now: drop the headers that described the encoded one.
+        headers = [(k, v) for k, v in response.headers.multi_items()
+                   if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")]
+        return httpx.Response(response.status_code, headers=headers, content=b"".join(chunks),
+                              request=request, extensions=response.extensions)
+
     def _pause(self, seconds: float) -> None:
+        # A retry is a request too: never sooner than the delay (arXiv counts retries).
+        seconds = max(seconds, self.delay)
         if seconds > 0:
             self._sleep(seconds)
         # The backoff already spaced the requests out; do not add the delay on top.
@@ -202,12 +234,13 @@ def make_client(
     max_backoff: float,
     extra_header: str | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    max_bytes: int | None = None,
 ) -> httpx.Client:
     """An `httpx.Client` for one source, with the polite transport and identifying headers."""
     headers = {"User-Agent": user_agent, **parse_extra_header(extra_header, source)}
     transport = PoliteTransport(
         source, delay=delay, max_retries=max_retries, backoff=backoff,
-        max_backoff=max_backoff, sleep=sleep,
+        max_backoff=max_backoff, sleep=sleep, max_bytes=max_bytes,
     )
     return httpx.Client(
         transport=transport, headers=headers, timeout=timeout, follow_redirects=True,
