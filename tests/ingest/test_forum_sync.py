@@ -21,8 +21,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import func
-from sqlmodel import select
-from sqlmodel import col
+from sqlmodel import col, select
 
 from tests.conftest import REPO, SHARED
 from tests.servers.forum import (
@@ -274,7 +273,8 @@ def test_since_backfills_older_documents(server: ForumServer, sites: dict[str, F
 
 
 def test_429_with_retry_after_is_honoured(server: ForumServer, sites: dict[str, ForumData]) -> None:
-    server.faults.push(Fault.status(429, headers={"Retry-After": "1"}).only(site="eaforum").after(2))
+    limited = Fault.status(429, headers={"Retry-After": "1"})
+    server.faults.push(limited.only(site="eaforum").after(2))
     code, _, err = tracker("sync", "eaforum")
     assert code == 0, err
     log = [r for r in server.requests if r.site == "eaforum"]
@@ -358,7 +358,8 @@ def test_html_where_json_was_expected_stops_the_source(server: ForumServer) -> N
 def test_graphql_errors_with_partial_data_keep_the_rest(
     server: ForumServer, sites: dict[str, ForumData]
 ) -> None:
-    server.faults.push(Fault.graphql_errors(mode="drop", index=0).only(site="eaforum", root="posts"))
+    dropped = Fault.graphql_errors(mode="drop", index=0)
+    server.faults.push(dropped.only(site="eaforum", root="posts"))
     code, out, _ = tracker("sync", "eaforum")
     assert code == 0
     missing = expected_ids(sites, "eaforum") - set(stored("eaforum"))
