@@ -22,7 +22,7 @@ from tracker.config import ForumSettings
 from tracker.errors import ChallengeError, SourceError
 from tracker.ingest.base import Batch, Window
 from tracker.ingest.html import clean_text, parse_body
-from tracker.ingest.links import forum_keys
+from tracker.ingest.links import classify_url, forum_keys
 from tracker.models import AuthorCreate, DocumentCreate, utcnow
 
 log = logging.getLogger(__name__)
@@ -356,6 +356,11 @@ class ForumSource:
         post = _Post.model_validate(item)
         url = post.pageUrl or f"{self.site_url}/posts/{post.id}/{post.slug or ''}".rstrip("/")
         body = parse_body(post.htmlBody or "", base_url=url)
+        links = list(body.links)
+        # A link post cites what it links to, even when its body does not repeat the link.
+        target = classify_url(post.url, url, "link post") if post.url else None
+        if target is not None and all(link.url != target.url for link in links):
+            links.insert(0, target)
         authors = [u.author() for u in [post.user, *(post.coauthors or [])] if u is not None]
         return DocumentCreate(
             source=self.store_source,
@@ -376,7 +381,7 @@ class ForumSource:
             authors=[a for a in authors if a is not None],
             tags=[clean_text(t.name) for t in post.tags or []],
             aliases=forum_keys(self.site, post.id, post.slug, post.legacyId),
-            links=body.links,
+            links=links,
             extra={"slug": post.slug, "word_count": post.wordCount},
         )
 

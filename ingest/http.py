@@ -170,7 +170,7 @@ class PoliteTransport(httpx.BaseTransport):
         self._last_request = float("-inf")
 
     def _backoff(self, attempt: int, retry_after: str | None) -> float:
-        wait = self.backoff * (2**attempt)
+        wait: float = self.backoff * 2.0**attempt
         told = parse_retry_after(retry_after)
         if told is not None:
             wait = max(wait, told)

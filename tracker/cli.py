@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import click
@@ -72,8 +73,9 @@ def cli(ctx: click.Context, verbose: bool) -> None:
 def sync(obj: Context, sources: Sequence[str], since: datetime | None) -> None:
     """Fetch new and changed documents from SOURCE (default: every enabled source).
 
-    Sources: lesswrong, alignmentforum, eaforum. A source that fails stops with one line
-    saying why and when to retry; the others go on. Exit status 1 if any source failed.
+    Sources: lesswrong, alignmentforum, eaforum, arxiv, feeds. A source that fails stops with
+    one line saying why and when to retry; the others go on (a broken feed does not stop the
+    other feeds). Exit status 1 if any source failed.
     """
     from tracker.jobs import selected_sources
     from tracker.reporting import run_syncs
@@ -95,15 +97,17 @@ def status(obj: Context, as_json: bool) -> None:
     """Per-source counts, the last sync and the last error."""
     from tracker import store
     from tracker.db import session_scope
+    from tracker.jobs import list_feeds
     from tracker.reporting import print_status, status_json
 
     with session_scope(obj.engine) as session:
         rows = store.source_status(session=session, sources=source_names())
         total = store.count_documents(session=session)
+    feeds = list_feeds(obj.engine, obj.settings)
     if as_json:
-        click.echo(json.dumps(status_json(rows, total, obj.settings), indent=2))
+        click.echo(json.dumps(status_json(rows, total, obj.settings, feeds), indent=2))
     else:
-        print_status(rows, total, obj.settings)
+        print_status(rows, total, obj.settings, feeds)
 
 
 @cli.command()
@@ -132,6 +136,12 @@ def show(obj: Context, ref: str, as_json: bool, depth: int) -> None:
             data["comments"] = [
                 {"id": c.id, "native_id": c.native_id, "parent_id": c.parent_id,
                  "deleted": c.deleted} for c in thread
+            ]
+            assert document.id is not None
+            data["same_work"] = [
+                {"id": d.id, "source": d.source, "native_id": d.native_id, "kind": d.kind,
+                 "url": d.url, "title": d.title, "reason": reason}
+                for d, reason in store.same_work(session=session, document_id=document.id)
             ]
             click.echo(json.dumps(data, indent=2, ensure_ascii=False))
             return
@@ -181,3 +191,114 @@ def show_paths(obj: Context) -> None:
     click.echo(f"data:     {paths.data_dir()}")
     click.echo(f"config:   {paths.config_file()}")
     click.echo(f"database: {_redact(obj.settings.sqlalchemy_url)}")
+
+
+@cli.command()
+@click.argument("ref", metavar="PAPER")
+@click.option("--json", "as_json", is_flag=True, help="Print the stored document as JSON.")
+@pass_context
+def add(obj: Context, ref: str, as_json: bool) -> None:
+    """Fetch one arXiv paper now: arxiv:ID, a bare id, or an arxiv.org URL.
+
+    Forum posts that cite the paper link to it at once; so do those that cite it later.
+    """
+    from tracker import store
+    from tracker.db import session_scope
+    from tracker.jobs import add_paper
+
+    document, outcome = add_paper(obj.engine, obj.settings, ref)
+    if as_json:
+        with session_scope(obj.engine) as session:
+            public = store.to_public(session=session, document=document)
+        click.echo(json.dumps(public.model_dump(mode="json"), indent=2, ensure_ascii=False))
+        return
+    from tracker.ingest.html import clean_text
+
+    click.echo(clean_text(f"{outcome}: [{document.id}] arxiv:{document.native_id} "
+                          f"{document.title}"))
+
+
+@cli.group()
+def feeds() -> None:
+    """The blogs and newsletters `tracker sync feeds` reads (RSS / Atom)."""
+
+
+@feeds.command(name="list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (stable; see README).")
+@pass_context
+def feeds_list(obj: Context, as_json: bool) -> None:
+    """Every feed: name, URL, where it is configured, entries stored and its health."""
+    from tracker.jobs import list_feeds
+    from tracker.reporting import feeds_json, print_feeds
+
+    infos = list_feeds(obj.engine, obj.settings)
+    if as_json:
+        click.echo(json.dumps(feeds_json(infos), indent=2, ensure_ascii=False))
+    else:
+        print_feeds(infos)
+
+
+@feeds.command(name="add")
+@click.argument("url")
+@click.option("--name", help="Stable name (the entries' source); default from the URL.")
+@click.option("--title", help="Display title; default the feed's own.")
+@click.option("--author", help="Byline for entries that name no author.")
+@pass_context
+def feeds_add(obj: Context, url: str, name: str | None, title: str | None,
+              author: str | None) -> None:
+    """Subscribe to the feed at URL (kept in the database; `tracker sync feeds` reads it)."""
+    from tracker.config import FeedConfig
+    from tracker.jobs import add_feeds
+
+    config = FeedConfig(url=url.strip(), name=name, title=title, author=author)
+    [(feed, added)] = add_feeds(obj.engine, obj.settings, [config])
+    verb = "added" if added else "already listed as"
+    click.echo(f"{verb} {feed.name}: {feed.url}")
+
+
+@feeds.command(name="remove")
+@click.argument("ref", metavar="NAME_OR_URL")
+@pass_context
+def feeds_remove(obj: Context, ref: str) -> None:
+    """Unsubscribe from a feed added with `feeds add` or `import`; its entries stay stored."""
+    from tracker.jobs import remove_feed
+
+    feed = remove_feed(obj.engine, obj.settings, ref)
+    click.echo(f"removed {feed.name}: {feed.url}")
+
+
+@feeds.command(name="import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_context
+def feeds_import(obj: Context, path: Path) -> None:
+    """Subscribe to every feed an OPML file lists."""
+    from tracker.ingest.opml import MAX_OPML_BYTES, parse_opml
+    from tracker.jobs import add_feeds
+
+    with path.open("rb") as handle:
+        data = handle.read(MAX_OPML_BYTES + 1)
+    results = add_feeds(obj.engine, obj.settings, parse_opml(data, origin=str(path)))
+    for feed, added in results:
+        click.echo(f"{'added' if added else 'already listed'} {feed.name}: {feed.url}")
+    fresh = sum(added for _, added in results)
+    click.echo(f"{fresh} feeds added, {len(results) - fresh} already listed", err=True)
+
+
+@feeds.command(name="export")
+@click.argument("path", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@pass_context
+def feeds_export(obj: Context, path: Path | None) -> None:
+    """Write every feed as OPML 2.0 to PATH (default: standard output)."""
+    from tracker.ingest.opml import render_opml
+    from tracker.jobs import list_feeds
+    from tracker.models import utcnow
+
+    infos = list_feeds(obj.engine, obj.settings)
+    configs = [info.feed.config().model_copy(update={"title": info.feed.title or info.state.title})
+               for info in infos]
+    text = render_opml(configs, now=utcnow())
+    if path is None:
+        click.echo(text, nl=False)
+    else:
+        path.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {len(infos)} feeds to {path}", err=True)

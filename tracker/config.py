@@ -64,16 +64,99 @@ class ForumSettings(SourceSettings):
     """Re-fetch posts and comments this recent on every sync: votes do not change `modifiedAt`."""
 
 
+# Alignment- and safety-relevant terms over the categories where that work is posted. Phrases
+# only: bare words such as "alignment" also match sequence and image alignment in cs.CL/cs.CV.
+DEFAULT_ARXIV_QUERY = (
+    "(cat:cs.AI OR cat:cs.LG OR cat:cs.CL OR cat:cs.CY OR cat:stat.ML) AND ("
+    'abs:"AI alignment" OR abs:"AI safety" OR abs:"value alignment" OR abs:"misaligned" OR '
+    'abs:"reward hacking" OR abs:"specification gaming" OR abs:"reward misspecification" OR '
+    'abs:"goal misgeneralization" OR abs:"deceptive alignment" OR abs:"alignment faking" OR '
+    'abs:"scalable oversight" OR abs:"corrigibility" OR abs:"mechanistic interpretability" OR '
+    'abs:"existential risk" OR abs:"catastrophic risk" OR abs:"power-seeking" OR '
+    'abs:"situational awareness" OR abs:"sandbagging")'
+)
+
+
+class ArxivSettings(SourceSettings):
+    """The arXiv export API (Atom); its terms allow one request every 3 seconds."""
+
+    query: str = DEFAULT_ARXIV_QUERY
+    """arXiv search_query syntax (`cat:`, `abs:`, `ti:`, AND/OR); ANDed with date windows."""
+    window_days: int = Field(default=7, ge=1, le=366)
+    """Length of the `submittedDate` windows an incremental sync walks through."""
+    refresh_days: int = Field(default=4, ge=0)
+    """Re-read this many recent days on every sync: papers are listed a day or more (over a
+    weekend, up to four) after their submission date."""
+    updates: bool = True
+    """Also follow new versions by `lastUpdatedDate`, keeping the old abstract as a revision."""
+
+
+class FeedConfig(BaseModel):
+    """One RSS or Atom feed."""
+
+    url: str
+    """The feed URL (RSS 2.0, RSS 1.0 or Atom)."""
+    name: str | None = None
+    """Stable name, stored as the entries' `source`; default derived from the URL's host."""
+    title: str | None = None
+    """Display title; default the feed's own title."""
+    author: str | None = None
+    """Byline for entries that name no author (single-author blogs)."""
+    substack: bool | None = None
+    """Whether the site is Substack (archive backfill); None detects it from the feed."""
+
+
+DEFAULT_FEEDS = [
+    FeedConfig(url="https://www.astralcodexten.com/feed", name="astralcodexten",
+               title="Astral Codex Ten", author="Scott Alexander", substack=True),
+    FeedConfig(url="https://importai.substack.com/feed", name="importai", title="Import AI",
+               author="Jack Clark", substack=True),
+    FeedConfig(url="https://newsletter.mlsafety.org/feed", name="mlsafety",
+               title="ML Safety Newsletter", substack=True),
+    FeedConfig(url="https://thezvi.substack.com/feed", name="thezvi",
+               title="Don't Worry About the Vase", author="Zvi Mowshowitz", substack=True),
+    FeedConfig(url="https://www.cold-takes.com/rss/", name="cold-takes", title="Cold Takes",
+               author="Holden Karnofsky"),
+    FeedConfig(url="https://www.planned-obsolescence.org/feed", name="planned-obsolescence",
+               title="Planned Obsolescence"),
+    FeedConfig(url="https://aiimpacts.org/feed/", name="aiimpacts", title="AI Impacts"),
+    FeedConfig(url="https://vkrakovna.wordpress.com/feed/", name="vkrakovna",
+               title="Victoria Krakovna", author="Victoria Krakovna"),
+    FeedConfig(url="https://bounded-regret.ghost.io/rss/", name="bounded-regret",
+               title="Bounded Regret", author="Jacob Steinhardt"),
+    FeedConfig(url="https://intelligence.org/feed/", name="miri", title="MIRI blog"),
+]
+
+
+class FeedsSettings(SourceSettings):
+    """Blogs and newsletters over RSS / Atom, plus those added with `tracker feeds add`."""
+
+    delay: float = Field(default=1.0, ge=0)
+    """Seconds between two requests (feeds are on different hosts; one request per feed)."""
+    feeds: list[FeedConfig] = Field(default_factory=lambda: [f.model_copy() for f in DEFAULT_FEEDS])
+    """The configured feeds; setting this list replaces the default set."""
+    max_bytes: int = Field(default=16_000_000, ge=1024)
+    """Largest feed or archive response read, in bytes; bigger ones are refused with an error."""
+    backfill: bool = True
+    """On the first sync of a Substack feed, page its archive for older posts."""
+    backfill_max: int = Field(default=500, ge=0)
+    """At most this many archive posts per feed are backfilled."""
+    backfill_bodies: bool = True
+    """Fetch each backfilled post's full body (one request per post)."""
+
+
 class SourcesSettings(BaseModel):
     """Per-source settings, by source name."""
 
     lesswrong: ForumSettings = Field(default_factory=ForumSettings)
     alignmentforum: ForumSettings = Field(default_factory=lambda: ForumSettings(af_only=True))
     eaforum: ForumSettings = Field(default_factory=ForumSettings)
+    arxiv: ArxivSettings = Field(default_factory=ArxivSettings)
+    feeds: FeedsSettings = Field(default_factory=FeedsSettings)
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> SourcesSettings:
-        for name in FORUM_SOURCES:
+        for name in (*FORUM_SOURCES, "arxiv"):
             source = getattr(self, name)
             if source.endpoint is None:
                 source.endpoint = _DEFAULT_ENDPOINTS[name]

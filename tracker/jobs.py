@@ -6,15 +6,22 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
 from tracker import store
-from tracker.config import FORUM_SOURCES, Settings, source_names
+from tracker.config import FORUM_SOURCES, FeedConfig, Settings, source_names
 from tracker.db import session_scope
 from tracker.errors import ConfigError, SourceError
 from tracker.ingest.base import Batch, Source
 from tracker.ingest.http import make_client
+
+if TYPE_CHECKING:
+    import httpx
+
+    from tracker.ingest.feedlist import Feed, FeedState
+    from tracker.models import Document
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +47,14 @@ def build_source(name: str, settings: Settings) -> Source:
         from tracker.ingest.forum import ForumSource
 
         return ForumSource(name, settings.sources.forum(name))
+    if name == "arxiv":
+        from tracker.ingest.arxiv import ArxivSource
+
+        return ArxivSource(settings.sources.arxiv)
+    if name == "feeds":
+        from tracker.ingest.feeds import FeedsSource
+
+        return FeedsSource(settings.sources.feeds)
     raise ConfigError(f"Unknown source '{name}'. Known sources: {', '.join(source_names())}")
 
 
@@ -64,22 +79,12 @@ def sync_source(
 ) -> SyncReport:
     """Sync one source; a source failure is reported, not raised, so others can go on."""
     source = build_source(name, settings)
-    config = settings.source(name)
     report = SyncReport(source=name)
     with session_scope(engine) as session:
         run_id = store.start_run(session=session, source=name).id
         cursor = store.get_cursor(session=session, source=name)
     assert run_id is not None
-    client = make_client(
-        name,
-        user_agent=settings.full_user_agent,
-        delay=config.delay,
-        timeout=config.timeout,
-        max_retries=config.max_retries,
-        backoff=config.backoff,
-        max_backoff=config.max_backoff,
-        extra_header=config.extra_header,
-    )
+    client = source_client(settings, name)
     try:
         for batch in source.fetch(client, cursor, since=since):
             counts = _commit_batch(engine, name, batch)
@@ -117,3 +122,129 @@ def _commit_batch(engine: Engine, name: str, batch: Batch) -> store.UpsertCounts
         if batch.cursor:
             store.save_cursor(session=session, source=name, values=batch.cursor)
     return counts
+
+
+# --- clients, one paper on demand, the feed list ---------------------------------------------
+
+
+def source_client(settings: Settings, name: str) -> httpx.Client:
+    """The polite HTTP client of one source, set up from its settings."""
+    config = settings.source(name)
+    return make_client(
+        name,
+        user_agent=settings.full_user_agent,
+        delay=config.delay,
+        timeout=config.timeout,
+        max_retries=config.max_retries,
+        backoff=config.backoff,
+        max_backoff=config.max_backoff,
+        extra_header=config.extra_header,
+        max_bytes=getattr(config, "max_bytes", None),
+    )
+
+
+def add_paper(engine: Engine, settings: Settings, ref: str) -> tuple[Document, str]:
+    """Fetch one arXiv paper now (`arxiv:ID`, a bare id or a URL) and store it.
+
+    Returns the stored document and what happened to it: new, updated or unchanged.
+    """
+    from tracker.ingest.arxiv import ArxivSource, paper_id
+
+    arxiv_id = paper_id(ref)
+    if arxiv_id is None:
+        raise ConfigError(f"'{ref}' is not an arXiv id or URL; give e.g. arxiv:2306.12345 or "
+                          f"https://arxiv.org/abs/2306.12345")
+    client = source_client(settings, "arxiv")
+    try:
+        document = ArxivSource(settings.sources.arxiv).fetch_one(client, arxiv_id)
+    finally:
+        client.close()
+    with session_scope(engine) as session:
+        counts = store.upsert_documents(session=session, documents=[document])
+        stored = store.get_document(session=session, ref=f"arxiv:{document.native_id}")
+    outcome = "new" if counts.new else "updated" if counts.updated else "unchanged"
+    return stored, outcome
+
+
+@dataclass
+class FeedInfo:
+    """A feed with its saved state (health) and the number of entries stored from it."""
+
+    feed: Feed
+    state: FeedState
+    entries: int
+
+
+def list_feeds(engine: Engine, settings: Settings) -> list[FeedInfo]:
+    """Configured and added feeds with their health."""
+    from tracker.ingest.feedlist import FeedState, resolve_feeds
+
+    with session_scope(engine) as session:
+        cursor = store.get_cursor(session=session, source="feeds")
+        feeds = resolve_feeds(settings.sources.feeds, cursor)
+        counts = store.count_by_source(session=session, sources=[f.name for f in feeds])
+    return [FeedInfo(f, FeedState.load(cursor.get(f.stream), f.url), counts.get(f.name, 0))
+            for f in feeds]
+
+
+def add_feeds(
+    engine: Engine, settings: Settings, configs: Sequence[FeedConfig]
+) -> list[tuple[Feed, bool]]:
+    """Subscribe to feeds (kept in the database); False marks one already in the list."""
+    from tracker.ingest.feedlist import FeedState, check_name, feed_name, resolve_feeds, same_url
+    from tracker.ingest.feedlist import slug as make_slug
+    from tracker.models import utcnow
+
+    results: list[tuple[Feed, bool]] = []
+    with session_scope(engine) as session:
+        cursor = dict(store.get_cursor(session=session, source="feeds"))
+        for config in configs:
+            if not config.url.startswith(("http://", "https://")):
+                raise ConfigError(f"'{config.url}' is not an http(s) URL; give the feed's "
+                                  f"address, e.g. https://example.substack.com/feed")
+            feeds = resolve_feeds(settings.sources.feeds, cursor)
+            known = next((f for f in feeds if same_url(f.url, config.url)), None)
+            if known is not None:
+                results.append((known, False))
+                continue
+            taken = {f.name for f in feeds}
+            name = config.name or make_slug(config.title or "")
+            if config.name and (problem := check_name(config.name, taken)) is not None:
+                raise ConfigError(f"Cannot name the feed '{config.name}': {problem}")
+            if not name or check_name(name, taken) is not None:
+                name = feed_name(config.url, taken)
+            state = FeedState.load(cursor.get(_stream(config.url)), config.url)
+            state = state.model_copy(update={
+                "subscribed": True, "name": name, "title": config.title,
+                "author": config.author, "added_at": utcnow()})
+            cursor[_stream(config.url)] = state.dump()
+            store.save_cursor(session=session, source="feeds",
+                              values={_stream(config.url): state.dump()})
+            added = resolve_feeds(settings.sources.feeds, cursor)
+            results.append((next(f for f in added if f.url == config.url), True))
+    return results
+
+
+def remove_feed(engine: Engine, settings: Settings, ref: str) -> Feed:
+    """Unsubscribe from an added feed, by URL or name; its stored entries stay."""
+    from tracker.errors import NotFoundError
+    from tracker.ingest.feedlist import resolve_feeds, same_url
+
+    with session_scope(engine) as session:
+        cursor = store.get_cursor(session=session, source="feeds")
+        for feed in resolve_feeds(settings.sources.feeds, cursor):
+            if feed.name != ref and not same_url(feed.url, ref):
+                continue
+            if feed.origin == "config":
+                raise ConfigError(f"The feed {feed.url} is configured in sources.feeds.feeds "
+                                  f"(config.toml or TRACKER_SOURCES__FEEDS__FEEDS); remove it "
+                                  f"there")
+            store.delete_cursor(session=session, source="feeds", stream=feed.stream)
+            return feed
+    raise NotFoundError(f"No feed '{ref}'; `tracker feeds list` shows names and URLs")
+
+
+def _stream(url: str) -> str:
+    from tracker.ingest.feedlist import state_stream
+
+    return state_stream(url)

@@ -203,6 +203,21 @@ class Link(SQLModel, table=True):
     target_document_id: int | None = Field(default=None, foreign_key="document.id")
 
 
+class CrossPost(SQLModel, table=True):
+    """A document that is another copy of the same work (a blog post cross-posted to a forum).
+
+    `document_id` is the copy and `same_as_id` the copy shown in its place: the forum post
+    when there is one, else the first one stored. Search shows each work once by skipping
+    documents that have a row here.
+    """
+
+    document_id: int = Field(foreign_key="document.id", primary_key=True, ondelete="CASCADE")
+    same_as_id: int = Field(foreign_key="document.id", index=True, ondelete="CASCADE")
+    reason: str = Field(max_length=32)
+    """link_url | link+title | title+author | title+date: what made them the same work."""
+    recorded_at: datetime | None = _ts()
+
+
 class SyncState(SQLModel, table=True):
     """A per-source cursor (or ETag), moved only after the rows it covers are committed."""
 
@@ -227,3 +242,51 @@ class SyncRun(SQLModel, table=True):
     failed: int = 0
     error: str | None = Field(default=None, sa_column=Column(Text))
     retry_after: datetime | None = _ts()
+
+
+# --- search index --------------------------------------------------------------------------
+
+
+class Passage(SQLModel, table=True):
+    """A span of a document's `body_text`: the unit that is embedded and searched.
+
+    Rows are immutable: changed text gets a new row (and id), so a vector stored under a
+    passage id always belongs to that text. Ids are never reused (AUTOINCREMENT on SQLite).
+    """
+
+    __table_args__ = (
+        UniqueConstraint("document_id", "ordinal", name="uq_passage_document_ordinal"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    document_id: int = Field(foreign_key="document.id", index=True, ondelete="CASCADE")
+    ordinal: int
+    start: int
+    """Offset of the first character in the document's `body_text`."""
+    end: int
+    """Offset just past the last character: `body_text[start:end] == text`."""
+    text: str = Field(default="", sa_column=Column(Text, nullable=False))
+    title: str = Field(default="", sa_column=Column(Text, nullable=False))
+    """The document's title, or for a comment its post's title: context that counts for ranking."""
+    authors: str = Field(default="", sa_column=Column(Text, nullable=False))
+    """Author names and forum slugs, space-separated, so that keyword search finds them."""
+    content_hash: str = Field(max_length=64, index=True)
+    """Hash of title, authors and text: what an embedding was computed from."""
+
+
+class PassageEmbedding(SQLModel, table=True):
+    """A passage's vector exists in the vector index of `model` (committed after it is saved)."""
+
+    passage_id: int = Field(foreign_key="passage.id", primary_key=True, ondelete="CASCADE")
+    model: str = Field(primary_key=True, max_length=255, index=True)
+    content_hash: str = Field(max_length=64)
+
+
+class DocumentIndexState(SQLModel, table=True):
+    """What a document's passages were built from; a different value means re-chunk it."""
+
+    document_id: int = Field(foreign_key="document.id", primary_key=True, ondelete="CASCADE")
+    state: str = Field(max_length=80)
+    """`<content_hash>:<chunker version>`, or `deleted` when the document has no passages."""
+    indexed_at: datetime | None = _ts()

@@ -23,7 +23,7 @@ from tracker import store
 from tracker.config import Settings
 from tracker.ingest.base import Batch
 from tracker.ingest.html import clean_text
-from tracker.jobs import SyncReport, sync_source
+from tracker.jobs import FeedInfo, SyncReport, sync_source
 from tracker.models import Document, DocumentPublic
 
 
@@ -95,7 +95,8 @@ def print_sync_summary(reports: Sequence[SyncReport]) -> None:
 
 
 def status_json(
-    rows: Sequence[store.SourceStatus], total: int, settings: Settings
+    rows: Sequence[store.SourceStatus], total: int, settings: Settings,
+    feeds: Sequence[FeedInfo] = (),
 ) -> dict[str, Any]:
     """The `tracker status --json` document."""
 
@@ -125,6 +126,7 @@ def status_json(
             }
             for row in rows
         ],
+        "feeds": feeds_json(feeds),
     }
 
 
@@ -132,13 +134,17 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
-def print_status(rows: Sequence[store.SourceStatus], total: int, settings: Settings) -> None:
-    """A table of sources: documents, last sync, last success, last error."""
+def print_status(
+    rows: Sequence[store.SourceStatus], total: int, settings: Settings,
+    feeds: Sequence[FeedInfo] = (),
+) -> None:
+    """A table of sources: documents, last sync, last success, last error; then the feeds."""
     table = Table(title=f"{total} documents", title_justify="left")
     for header in ("source", "documents", "last sync", "last success", "last error"):
         table.add_column(header)
     for row in rows:
-        docs = ", ".join(f"{n} {kind}s" for kind, n in sorted(row.documents.items())) or "none"
+        docs = ", ".join(f"{n} {_plural(kind)}" for kind, n in sorted(row.documents.items())) \
+            or "none"
         last = row.last_run
         last_sync = f"{_when(last.started_at)} ({last.status})" if last else "never"
         error = ""
@@ -148,6 +154,64 @@ def print_status(rows: Sequence[store.SourceStatus], total: int, settings: Setti
         table.add_row(Text(name), Text(docs), Text(last_sync), Text(_when(row.last_success)),
                       Text(clean_text(error)))
     Console(highlight=False, markup=False, emoji=False, width=_width()).print(table)
+    if feeds:
+        print_feeds(feeds, urls=False)
+
+
+# --- feeds -----------------------------------------------------------------------------------
+
+
+def feeds_json(infos: Sequence[FeedInfo]) -> list[dict[str, Any]]:
+    """Each feed and its health, for `tracker feeds list --json` and `status --json`."""
+    return [
+        {
+            "name": info.feed.name,
+            "url": info.feed.url,
+            "origin": info.feed.origin,
+            "title": info.feed.title or info.state.title,
+            "entries": info.entries,
+            "items": info.state.items,
+            "last_checked": _iso(info.state.last_checked),
+            "last_success": _iso(info.state.last_success),
+            "last_status": info.state.last_status,
+            "last_error": info.state.last_error,
+            "last_error_at": _iso(info.state.last_error_at),
+            "warning": info.state.warning,
+            "substack": info.state.substack,
+            "backfilled": info.state.backfilled,
+        }
+        for info in infos
+    ]
+
+
+def print_feeds(infos: Sequence[FeedInfo], *, urls: bool = True) -> None:
+    """One health line per feed (errors are long and must not be cut), under its URL."""
+    click.echo(f"{len(infos)} feeds:")
+    for info in infos:
+        if urls:
+            added = " (added)" if info.feed.origin == "added" else ""
+            click.echo(clean_text(f"  {info.feed.name}{added}  {info.feed.url}"))
+            click.echo(clean_text(f"    {_feed_health(info)}"))
+        else:
+            click.echo(clean_text(f"  {info.feed.name}: {_feed_health(info)}"))
+
+
+def _feed_health(info: FeedInfo) -> str:
+    """`ok · 6 entries (6 in feed) · last success … · last error …: why · warning: …`."""
+    state = info.state
+    parts = [state.last_status or "never read"]
+    in_feed = f" ({state.items} in feed)" if state.items is not None else ""
+    parts.append(f"{info.entries} entries{in_feed}")
+    parts.append(f"last success {_when(state.last_success)}")
+    if state.last_error:
+        parts.append(f"last error {_when(state.last_error_at)}: {state.last_error}")
+    if state.warning:
+        parts.append(f"warning: {state.warning}")
+    return " · ".join(parts)
+
+
+def _plural(kind: str) -> str:
+    return "entries" if kind == "entry" else f"{kind}s"
 
 
 def _width() -> int | None:
@@ -177,6 +241,11 @@ def render_document(
     lines.append(f"{doc.kind} {doc.id} ({doc.source}:{doc.native_id})  {doc.url or ''}")
     if doc.link_url:
         lines.append(f"link post → {doc.link_url}")
+    if doc.source == "arxiv":
+        lines += _paper_lines(doc)
+    for other, reason in store.same_work(session=session, document_id=doc.id):
+        lines.append(f"same work as [{other.id}] {other.source}:{other.native_id} "
+                     f"{other.url or ''} ({reason})")
     if parent is not None:
         lines.append(f"on: {clean_text(parent.title)} ({parent.id})")
     if doc.tags:
@@ -187,6 +256,21 @@ def render_document(
     if thread:
         lines += ["", f"--- {len(thread)} comments ---", *_thread_lines(session, thread, depth)]
     return clean_text("\n".join(lines))
+
+
+def _paper_lines(doc: DocumentPublic) -> list[str]:
+    extra = doc.extra
+    facts = [f"arXiv {extra.get('arxiv_id', doc.native_id)}"
+             + (f"v{extra['version']}" if extra.get("version") else "")]
+    if extra.get("categories"):
+        facts.append(" ".join(str(c) for c in extra["categories"]))
+    for key, label in (("doi", "DOI"), ("journal_ref", "in"), ("comment", "comment")):
+        if extra.get(key):
+            facts.append(f"{label}: {extra[key]}")
+    lines = [" · ".join(facts)]
+    if extra.get("pdf_url"):
+        lines.append(f"PDF: {extra['pdf_url']}")
+    return lines
 
 
 def _thread_lines(session: Session, comments: Sequence[Document], depth: int) -> list[str]:

@@ -465,3 +465,18 @@ def test_escape_sequences_in_posts_never_reach_the_terminal(
         assert not any(ch in out for ch in "\x1b\x07\x00\x7f\x9b\u202e"), args
     code, out, _ = tracker("show", "hostileHostile123")
     assert "Before red after link end." in out and "Totally normal title" in out
+
+
+def test_a_link_post_cites_what_it_links_to(
+    server: ForumServer, sites: dict[str, ForumData]
+) -> None:
+    data = sites["eaforum"]
+    template = next(p for p in data.posts.values() if p.get("htmlBody"))
+    data.add_post({**template, "_id": "linkPostLinkPost1",
+                   "url": "https://arxiv.org/abs/1606.06565v2",
+                   "htmlBody": "<p>Cross-posted for discussion.</p>"})
+    assert tracker("sync", "eaforum")[0] == 0
+    code, out, _ = tracker("links", "linkPostLinkPost1", "--json")
+    [link] = json.loads(out)["links"]
+    assert (link["kind"], link["target_key"], link["anchor_text"]) == (
+        "arxiv", "arxiv:1606.06565", "link post")

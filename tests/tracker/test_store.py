@@ -231,3 +231,17 @@ def test_killed_run_is_marked_interrupted(engine: Engine) -> None:
         store.start_run(session=session, source="eaforum")
         [status] = store.source_status(session=session, sources=["eaforum"])
     assert status.last_error is not None and status.last_error.status == "interrupted"
+
+
+def test_very_long_urls_fit_and_still_resolve(engine: Engine) -> None:
+    url = "https://example.org/" + "very-long-path/" * 300
+    key = f"url:{url}"
+    link = LinkCreate(url=url, kind="external", target_key=key, anchor_text="x" * 5000)
+    upsert(engine, post(A, links=[link]), post(B, aliases=[key], title="y" * 2000,
+                                               authors=[AuthorCreate(name="z" * 1000)]))
+    with session_scope(engine) as session:
+        doc_a = store.get_document(session=session, ref=A)
+        assert doc_a.id is not None
+        [row] = store.outgoing_links(session=session, document_id=doc_a.id)
+        assert row.url == url and row.document is not None and row.document.native_id == B
+        assert store.get_document(session=session, ref=key).native_id == B

@@ -1,0 +1,1 @@
+"""Search: passages, embeddings, keyword and vector indexes, hybrid ranking."""
