@@ -40,6 +40,16 @@ def test_import_contracts_hold(tmp_path: Path) -> None:
     assert "0 broken" in result.stdout
 
 
+def test_types_check_strictly(tmp_path: Path) -> None:
+    tree = _namespace_tree(tmp_path / "tree")
+    env = {**os.environ, "MYPYPATH": str(tree)}
+    command = [sys.executable, "-m", "mypy", "--config-file", str(REPO / "pyproject.toml"),
+               "--cache-dir", str(tmp_path / "cache"), "-p", "tracker"]
+    result = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
+
+
 def test_cli_import_loads_no_heavy_stack() -> None:
     code = (
         "import sys, tracker.cli\n"

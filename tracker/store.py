@@ -156,15 +156,15 @@ def _dedupe(documents: Sequence[DocumentCreate]) -> list[DocumentCreate]:
 def _existing_rows(
     session: Session, batch: Sequence[DocumentCreate]
 ) -> dict[tuple[str, str], dict[str, Any]]:
-    columns = [Document.id, Document.source, Document.native_id, Document.content_hash]
-    columns += [getattr(Document, name) for name in _META_FIELDS]
+    names = ("id", "source", "native_id", "content_hash", *_META_FIELDS)
+    columns: list[Any] = [getattr(Document, name) for name in names]
     by_source: dict[str, list[str]] = {}
     for doc in batch:
         by_source.setdefault(doc.source, []).append(doc.native_id)
     found: dict[tuple[str, str], dict[str, Any]] = {}
     for source, native_ids in by_source.items():
         for chunk in _chunks(native_ids):
-            stmt = select(*columns).where(
+            stmt = sql_select(*columns).where(
                 col(Document.source) == source, col(Document.native_id).in_(chunk)
             )
             for row in session.execute(stmt).mappings():
@@ -191,12 +191,9 @@ def _differs(old: Any, new: Any) -> bool:
 
 
 def _keep_revision(session: Session, document_id: int, now: datetime) -> None:
-    old = session.execute(
-        select(
-            Document.content_hash, Document.title, Document.body_html, Document.body_text,
-            Document.modified_at, Document.posted_at,
-        ).where(col(Document.id) == document_id)
-    ).one()
+    columns: list[Any] = [Document.content_hash, Document.title, Document.body_html,
+                          Document.body_text, Document.modified_at, Document.posted_at]
+    old = session.execute(sql_select(*columns).where(col(Document.id) == document_id)).one()
     session.execute(
         insert(Revision).values(
             document_id=document_id,
