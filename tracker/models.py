@@ -290,3 +290,88 @@ class DocumentIndexState(SQLModel, table=True):
     state: str = Field(max_length=80)
     """`<content_hash>:<chunker version>`, or `deleted` when the document has no passages."""
     indexed_at: datetime | None = _ts()
+
+
+# --- claims ----------------------------------------------------------------------------------
+
+ClaimStance = Literal["supports", "opposes", "mentions"]
+ClaimLinkStatus = Literal["confirmed", "rejected", "suggested", "stale"]
+
+
+class Claim(SQLModel, table=True):
+    """A statement people argue for or against; passages are linked to it by `ClaimLink`s."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime | None = _ts()
+    updated_at: datetime | None = _ts()
+    merged_into: int | None = Field(default=None, foreign_key="claim.id", index=True)
+    """The claim this one was merged into (its links moved there); None while it is live."""
+
+
+class ClaimLink(SQLModel, table=True):
+    """A passage of a document anchored to a claim with a stance (W3C TextQuote + position).
+
+    `start`/`end` index the document's `body_text` at revision `revision` (its content hash
+    when anchored). A link whose quote left the text is `stale`: it keeps its old quote, span
+    and revision until the user confirms it again; it is never moved or deleted silently.
+    """
+
+    __table_args__ = (Index("ix_claimlink_claim_status", "claim_id", "status"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    claim_id: int = Field(foreign_key="claim.id", ondelete="CASCADE")
+    document_id: int = Field(foreign_key="document.id", index=True, ondelete="CASCADE")
+    quote: str = Field(sa_column=Column(Text, nullable=False))
+    start: int
+    end: int
+    prefix: str = Field(default="", sa_column=Column(Text, nullable=False))
+    suffix: str = Field(default="", sa_column=Column(Text, nullable=False))
+    revision: str = Field(default="", max_length=64)
+    stance: str = Field(default="mentions", max_length=16)
+    """supports | opposes | mentions"""
+    origin: str = Field(default="user", max_length=16)
+    """user | suggested: who proposed the link (a suggestion the user accepted stays `suggested`)"""
+    status: str = Field(default="confirmed", max_length=16)
+    """confirmed | rejected | suggested | stale"""
+    note: str | None = Field(default=None, sa_column=Column(Text))
+    passage_id: int | None = None
+    """The passage the quote lies in when anchored (no foreign key: passages are replaced)."""
+    score: float | None = None
+    """The suggestion score, for links that came from `claim suggest`."""
+    created_at: datetime | None = _ts()
+    updated_at: datetime | None = _ts()
+
+
+# --- interests and digests (tracker/interests.py, tracker/digest.py) -------------------------
+
+
+class Interest(SQLModel, table=True):
+    """Something the user follows: a saved search, an author, a tag, a claim or a source."""
+
+    __table_args__ = (UniqueConstraint("kind", "value", name="uq_interest_kind_value"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)
+    """search | author | tag | claim | source"""
+    value: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime | None = _ts()
+
+
+class Digest(SQLModel, table=True):
+    """A weekly digest as built: which documents it showed, so later weeks do not repeat them."""
+
+    week: str = Field(primary_key=True, max_length=10)
+    """ISO week, `YYYY-Www`."""
+    created_at: datetime | None = _ts()
+    item_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    """Document ids shown, in order."""
+
+
+class Reading(SQLModel, table=True):
+    """A document the user opened (`tracker show`, the TUI): reading history, one row each."""
+
+    document_id: int = Field(foreign_key="document.id", primary_key=True, ondelete="CASCADE")
+    times: int = 1
+    first_read_at: datetime | None = _ts()
+    last_read_at: datetime | None = _ts()

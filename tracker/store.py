@@ -142,6 +142,12 @@ def upsert_documents(*, session: Session, documents: Sequence[DocumentCreate]) -
     counts.updated += len(rewritten)
     attached = list(zip(ids, fresh, strict=True)) + rewritten
     _replace_relations(session, attached)
+    if rewritten:
+        from tracker.claims import reanchor_links  # links follow the edit (claims.py)
+
+        reanchor_links(session=session, documents=[
+            (doc_id, doc.body_text, content_hash(doc.title, doc.body_text))
+            for doc_id, doc in rewritten])
     return counts
 
 

@@ -1,0 +1,55 @@
+"""The keyword and vector index of a database: SQLite (embedded) or PostgreSQL (pgvector)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from tracker.errors import IndexBackendError
+
+from .base import KeywordIndex, VectorIndex
+
+
+def open_keyword_index(engine: Engine, row_budget: int | None = None) -> KeywordIndex:
+    """FTS5 on SQLite (words pruned to `row_budget` passages, if given), PostgreSQL full-text
+    search on PostgreSQL."""
+    if engine.dialect.name == "sqlite":
+        from .sqlite import SqliteKeywordIndex
+
+        return SqliteKeywordIndex(engine, row_budget=row_budget)
+    if engine.dialect.name == "postgresql":
+        from .pgvector import PgKeywordIndex
+
+        return PgKeywordIndex(engine)
+    raise IndexBackendError(f"Search needs SQLite or PostgreSQL, not {engine.dialect.name}")
+
+
+def open_vector_index(
+    engine: Engine, model: str, dim: int | None, *, writable: bool, ef_search: int = 128
+) -> VectorIndex:
+    """The vectors of `model`: a usearch file beside a SQLite database, or pgvector.
+
+    Args:
+        engine: the store's engine.
+        model: the embedder's name.
+        dim: its dimension; None when only searching (taken from what is stored).
+        writable: whether `add`/`remove`/`save` will be called.
+        ef_search: HNSW search breadth.
+
+    Raises:
+        IndexBackendError: the stored vectors belong to another model or dimension.
+    """
+    if engine.dialect.name == "sqlite":
+        from .sqlite import UsearchIndex, vector_file
+
+        database = engine.url.database
+        if not database or database == ":memory:":
+            raise IndexBackendError("The vector index needs a SQLite database file, not memory")
+        return UsearchIndex(vector_file(Path(database), model), model, dim, writable=writable,
+                            expansion_search=ef_search)
+    if engine.dialect.name == "postgresql":
+        from .pgvector import PgVectorIndex
+
+        return PgVectorIndex(engine, model, dim, ef_search=ef_search)
+    raise IndexBackendError(f"Search needs SQLite or PostgreSQL, not {engine.dialect.name}")

