@@ -1,0 +1,133 @@
+"""Mailing digests over SMTP (plain, STARTTLS or SSL). The password is never logged."""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import socket
+import ssl
+import time
+from email.message import EmailMessage
+from email.utils import make_msgid
+
+from tracker.errors import ConfigError, TrackerError
+from tracker.servicesettings import DigestSettings
+
+log = logging.getLogger(__name__)
+
+
+# Failures a retry cannot fix: wrong credentials, a server without AUTH, a bad certificate.
+_PERMANENT = (smtplib.SMTPAuthenticationError, smtplib.SMTPNotSupportedError,
+              ssl.SSLCertVerificationError)
+
+
+class MailError(TrackerError):
+    """A digest could not be sent; the digest files are kept."""
+
+
+def build_message(settings: DigestSettings, subject: str, text: str, html: str) -> EmailMessage:
+    """A multipart/alternative message: the Markdown as text/plain, then the HTML."""
+    message = EmailMessage()
+    message["Subject"] = subject
+    message["From"] = _sender(settings)
+    message["To"] = ", ".join(settings.recipients)
+    message["Message-ID"] = make_msgid(domain=(settings.smtp_host or "tracker.invalid"))
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
+    return message
+
+
+def _sender(settings: DigestSettings) -> str:
+    return settings.email_from or f"tracker@{settings.smtp_host or 'localhost'}"
+
+
+def check_mail_settings(settings: DigestSettings, *, connect: bool) -> None:
+    """ConfigError when mail is asked for but not set up (or, with `connect`, unreachable)."""
+    _refuse_password_in_file()
+    if not settings.recipients:
+        raise ConfigError("No digest recipient: set digest.email_to in config.toml or "
+                          "TRACKER_DIGEST__EMAIL_TO")
+    if not settings.smtp_host:
+        raise ConfigError("No SMTP server: set digest.smtp_host in config.toml or "
+                          "TRACKER_DIGEST__SMTP_HOST")
+    if connect:
+        try:
+            with _connect(settings):
+                pass
+        except (OSError, smtplib.SMTPException) as e:
+            raise ConfigError(f"Cannot reach the SMTP server {settings.smtp_host}:"
+                              f"{settings.smtp_port} ({_reason(e)}); check digest.smtp_host, "
+                              f"digest.smtp_port and digest.smtp_security") from e
+
+
+def _refuse_password_in_file() -> None:
+    """The SMTP password belongs in the environment: config.toml is often shared or copied."""
+    import tomllib
+
+    from tracker import paths
+
+    try:
+        data = tomllib.loads(paths.config_file().read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return
+    if "smtp_password" in data.get("digest", {}):
+        raise ConfigError(f"Remove digest.smtp_password from {paths.config_file()} and set "
+                          f"TRACKER_DIGEST__SMTP_PASSWORD in the environment instead")
+
+
+def send_message(settings: DigestSettings, message: EmailMessage) -> int:
+    """Send, retrying `smtp_retries` times with a doubling delay; returns the tries it took.
+
+    Raises:
+        MailError: every try failed (the last reason is in the message).
+    """
+    check_mail_settings(settings, connect=False)
+    delay = settings.smtp_retry_delay
+    for attempt in range(1, settings.smtp_retries + 2):
+        try:
+            with _connect(settings) as smtp:
+                smtp.send_message(message)
+            return attempt
+        except (OSError, smtplib.SMTPException) as e:
+            reason = _reason(e)
+            if isinstance(e, _PERMANENT) or attempt > settings.smtp_retries:
+                raise MailError(f"Could not send the digest to {settings.email_to} via "
+                                f"{settings.smtp_host}:{settings.smtp_port} after {attempt} "
+                                f"tries: {reason}") from e
+            log.warning("sending the digest failed (%s); retrying in %.0f s", reason, delay)
+            time.sleep(delay)
+            delay *= 2
+    raise AssertionError("unreachable")
+
+
+def _connect(settings: DigestSettings) -> smtplib.SMTP:
+    host, port = settings.smtp_host or "localhost", settings.smtp_port or 25
+    timeout = settings.smtp_timeout
+    context = ssl.create_default_context(cafile=settings.smtp_ca_file)
+    smtp: smtplib.SMTP
+    if settings.smtp_security == "ssl":
+        smtp = smtplib.SMTP_SSL(host, port, timeout=timeout, context=context)
+    else:
+        smtp = smtplib.SMTP(host, port, timeout=timeout)
+    try:
+        smtp.ehlo()
+        if settings.smtp_security == "starttls":
+            smtp.starttls(context=context)
+            smtp.ehlo()
+        if settings.smtp_user:
+            password = settings.smtp_password.get_secret_value() if settings.smtp_password else ""
+            smtp.login(settings.smtp_user, password)
+    except BaseException:
+        smtp.close()
+        raise
+    return smtp
+
+
+def _reason(error: BaseException) -> str:
+    """Why a send failed, without anything the server echoed back (it may hold credentials)."""
+    if isinstance(error, smtplib.SMTPResponseException):
+        return f"SMTP {error.smtp_code}"
+    if isinstance(error, socket.timeout | TimeoutError):
+        return "timed out"
+    return f"{error.__class__.__name__}: {error.strerror or error}" \
+        if isinstance(error, OSError) else error.__class__.__name__
