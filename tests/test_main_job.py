@@ -12,12 +12,12 @@ from collections.abc import Iterator
 import pytest
 
 from tests.conftest import REPO, SHARED
-from tests.servers.forum import ForumServer, Site, load_corpus_sites
+from tests.servers.forum import ForumServer, Site, sample_sites
 
 
 @pytest.fixture
 def forum_env() -> Iterator[dict[str, str]]:
-    sites = load_corpus_sites(SHARED / "corpus")
+    sites = sample_sites(SHARED / "corpus")
     with ForumServer(sites=[Site.lesswrong(sites["lesswrong"]),
                             Site.eaforum(sites["eaforum"])]) as server:
         env = {**os.environ}

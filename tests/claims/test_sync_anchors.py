@@ -3,7 +3,6 @@ it, the post is edited on the server, and the next sync moves the anchor or make
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 import time
@@ -14,23 +13,16 @@ import pytest
 
 from tests.claims.conftest import one_line_error, run, run_json
 from tests.conftest import SHARED
-from tests.servers.forum import ForumData, ForumServer, Site, load_corpus_sites
+from tests.servers.forum import ForumData, ForumServer, Site, sample_sites
 from tracker import store
 from tracker.config import load_settings
 from tracker.db import make_engine, session_scope
-
-_SITES: dict[str, ForumData] | None = None
 
 
 @pytest.fixture
 def eaforum(monkeypatch: pytest.MonkeyPatch) -> Iterator[ForumData]:
     """The EA Forum of the sample corpus on 127.0.0.1, the only source enabled."""
-    global _SITES
-    if _SITES is None:
-        _SITES = load_corpus_sites(SHARED / "corpus")
-    sample = _SITES["eaforum"]
-    data = ForumData(copy.deepcopy(list(sample.posts.values())),
-                     copy.deepcopy(list(sample.comments.values())), origin=sample.origin)
+    data = sample_sites(SHARED / "corpus")["eaforum"]
     with ForumServer(sites=[Site.eaforum(data)]) as server:
         monkeypatch.setenv("TRACKER_SOURCES__EAFORUM__ENDPOINT", server.site_url("eaforum"))
         monkeypatch.setenv("TRACKER_SOURCES__EAFORUM__DELAY", "0")

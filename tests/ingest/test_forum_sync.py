@@ -6,7 +6,6 @@ field names and serves real corpus posts with comment threads built from real te
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import signal
@@ -30,8 +29,8 @@ from tests.servers.forum import (
     ForumServer,
     Site,
     format_timestamp,
-    load_corpus_sites,
     make_same_timestamp_posts,
+    sample_sites,
 )
 from tracker import store
 from tracker.cli import cli
@@ -40,24 +39,12 @@ from tracker.db import make_engine, session_scope
 from tracker.models import Document, Revision
 
 CONTACT = "tests@example.invalid"
-_SITES: dict[str, ForumData] | None = None
-
-
-def _sample_sites() -> dict[str, ForumData]:
-    global _SITES
-    if _SITES is None:
-        _SITES = load_corpus_sites(SHARED / "corpus")
-    return _SITES
 
 
 @pytest.fixture
 def sites() -> dict[str, ForumData]:
     """Fresh, mutable copies of the sample corpus as LessWrong and EA Forum data."""
-    return {
-        name: ForumData(copy.deepcopy(list(data.posts.values())),
-                        copy.deepcopy(list(data.comments.values())), origin=data.origin)
-        for name, data in _sample_sites().items()
-    }
+    return sample_sites(SHARED / "corpus")
 
 
 @pytest.fixture

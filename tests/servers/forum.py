@@ -47,6 +47,7 @@ from tests.servers.forummagnum.corpus import (
     make_same_timestamp_posts,
     make_user,
     paragraph_texts,
+    sample_sites,
     split_by_site,
 )
 from tests.servers.forummagnum.data import ForumData
@@ -99,6 +100,7 @@ __all__ = [
     "load_comment_texts",
     "load_corpus_posts",
     "load_corpus_sites",
+    "sample_sites",
     "load_schema",
     "main",
     "make_same_timestamp_posts",

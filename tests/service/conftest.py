@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import os
 import subprocess
 import sys
@@ -11,25 +10,14 @@ from collections.abc import Iterator
 import pytest
 
 from tests.conftest import REPO, SHARED
-from tests.servers.forum import ForumData, ForumServer, Site, load_corpus_sites
-
-_SITES: dict[str, ForumData] | None = None
-
-
-def _sample_sites() -> dict[str, ForumData]:
-    global _SITES
-    if _SITES is None:
-        _SITES = load_corpus_sites(SHARED / "corpus")
-    return _SITES
+from tests.servers.forum import ForumServer, Site, sample_sites
 
 
 @pytest.fixture
 def forum(monkeypatch: pytest.MonkeyPatch) -> Iterator[ForumServer]:
     """The forum server with the sample corpus; only LessWrong is scheduled, indexing off."""
-    data = _sample_sites()
-    lw, ea = (ForumData(copy.deepcopy(list(d.posts.values())),
-                        copy.deepcopy(list(d.comments.values())), origin=d.origin)
-              for d in (data["lesswrong"], data["eaforum"]))
+    data = sample_sites(SHARED / "corpus")
+    lw, ea = data["lesswrong"], data["eaforum"]
     with ForumServer(sites=[Site.lesswrong(lw), Site.eaforum(ea)]) as srv:
         monkeypatch.setenv("TRACKER_SOURCES__LESSWRONG__ENDPOINT", srv.site_url("lesswrong"))
         monkeypatch.setenv("TRACKER_SOURCES__LESSWRONG__DELAY", "0")

@@ -390,3 +390,13 @@ def load_corpus_sites(
             data.add_comments(build_comment_threads(site_posts, seed, per_post, texts=texts))
         sites[name] = data
     return sites
+
+
+@functools.cache
+def _sample_sites(corpus: Path) -> dict[str, ForumData]:
+    return load_corpus_sites(corpus)
+
+
+def sample_sites(corpus: Path | str) -> dict[str, ForumData]:
+    """Fresh, mutable copies of the sample corpus's sites; the corpus is read once per process."""
+    return {name: data.copy() for name, data in _sample_sites(Path(corpus)).items()}

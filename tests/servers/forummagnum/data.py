@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import html as html_lib
 import re
 import threading
@@ -92,6 +93,13 @@ class ForumData:
 
     def __repr__(self) -> str:
         return f"ForumData({self.origin}, {len(self.posts)} posts, {len(self.comments)} comments)"
+
+    def copy(self) -> ForumData:
+        """An independent copy that a test may mutate without touching this one."""
+        with self.lock:
+            posts = copy.deepcopy(list(self.posts.values()))
+            comments = copy.deepcopy(list(self.comments.values()))
+        return ForumData(posts, comments, origin=self.origin)
 
     # -- reading ------------------------------------------------------------------------------
 
