@@ -247,6 +247,13 @@ class Catalog:
         with self.engine.connect() as conn:
             return list(conn.execute(stmt).scalars())
 
+    def source_names(self) -> list[str]:
+        """Sources that hold documents, most documents first."""
+        stmt = (select(col(Document.source)).where(col(Document.deleted).is_(False))
+                .group_by(col(Document.source)).order_by(func.count().desc()))
+        with self.engine.connect() as conn:
+            return list(conn.execute(stmt).scalars())
+
     def count_passages(self) -> int:
         """All passages."""
         with self.engine.connect() as conn:

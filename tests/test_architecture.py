@@ -10,7 +10,7 @@ from pathlib import Path
 from tests.conftest import REPO
 
 # Folders mapped into the `tracker` namespace by pyproject's package-dir.
-MAPPED = {"ingest": "ingest", "index": "index"}
+MAPPED = {"ingest": "ingest", "index": "index", "tui": "tui"}
 
 
 def _namespace_tree(root: Path) -> Path:

@@ -252,7 +252,8 @@ class Settings(BaseSettings):
         """The settings of one source by name."""
         found = getattr(self.sources, name, None)
         if not isinstance(found, SourceSettings):
-            raise ConfigError(f"Unknown source '{name}'. Known sources: {', '.join(source_names())}")
+            raise ConfigError(f"Unknown source '{name}'. Known sources: "
+                              f"{', '.join(source_names())}")
         return found
 
 

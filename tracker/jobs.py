@@ -322,13 +322,20 @@ def index_documents(
     return report
 
 
+def chunk_version(settings: Settings) -> str:
+    """What a document's passages were split with; a change re-splits every document."""
+    from tracker.index.chunk import CHUNKER_VERSION
+
+    return f"{CHUNKER_VERSION}:{settings.index.max_words}:{settings.index.min_words}"
+
+
 def _split_documents(engine: Engine, settings: Settings, report: IndexReport,
                      progress: IndexProgress | None) -> None:
     from tracker import passages
-    from tracker.index.chunk import CHUNKER_VERSION, split_passages
+    from tracker.index.chunk import split_passages
 
     config = settings.index
-    version = f"{CHUNKER_VERSION}:{config.max_words}:{config.min_words}"
+    version = chunk_version(settings)
     with session_scope(engine) as session:
         total = passages.count_documents_to_split(session=session, version=version)
     while total:

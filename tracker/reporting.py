@@ -242,7 +242,7 @@ def render_document(
     if doc.link_url:
         lines.append(f"link post → {doc.link_url}")
     if doc.source == "arxiv":
-        lines += _paper_lines(doc)
+        lines += paper_lines(doc)
     for other, reason in store.same_work(session=session, document_id=doc.id):
         lines.append(f"same work as [{other.id}] {other.source}:{other.native_id} "
                      f"{other.url or ''} ({reason})")
@@ -258,7 +258,8 @@ def render_document(
     return clean_text("\n".join(lines))
 
 
-def _paper_lines(doc: DocumentPublic) -> list[str]:
+def paper_lines(doc: DocumentPublic) -> list[str]:
+    """A paper's arXiv id, categories, DOI, journal and PDF link."""
     extra = doc.extra
     facts = [f"arXiv {extra.get('arxiv_id', doc.native_id)}"
              + (f"v{extra['version']}" if extra.get("version") else "")]

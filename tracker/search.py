@@ -169,8 +169,9 @@ def _byline(doc: DocumentInfo) -> str:
     return " · ".join(parts)
 
 
-def _snippet(text: str, query: str, *, plain: bool) -> Text:
-    """About 60 words of the passage around its densest matches, matches highlighted."""
+def snippet_spans(text: str, query: str) -> tuple[str, list[tuple[int, int]]]:
+    """About 60 words of a passage around its densest matches, on one line, and the spans of
+    the query words in it."""
     text = clean_text(text)
     spans = highlight_spans(text, query)
     words = [m.span() for m in re.finditer(r"\S+", text)]
@@ -179,16 +180,24 @@ def _snippet(text: str, query: str, *, plain: bool) -> Text:
         first = _densest_window(words, spans)
         last = min(first + _SNIPPET_WORDS, len(words)) - 1
         start, end = words[first][0], words[last][1]
-    out = Text("   " + ("…" if start else ""))
-    cursor = start
+    lead = "…" if start else ""
+    snippet = lead + text[start:end].replace("\n", " ") + ("…" if end < len(text) else "")
+    shift = len(lead) - start
+    inside = [(s + shift, e + shift) for s, e in spans if s >= start and e <= end]
+    return snippet, inside
+
+
+def _snippet(text: str, query: str, *, plain: bool) -> Text:
+    """The snippet with its matches highlighted (marked `**word**` when not a terminal)."""
+    snippet, spans = snippet_spans(text, query)
+    out = Text("   ")
+    cursor = 0
     for s, e in spans:
-        if s < start or e > end:
-            continue
-        out.append(text[cursor:s].replace("\n", " "))
-        word = text[s:e]
+        out.append(snippet[cursor:s])
+        word = snippet[s:e]
         out.append(f"**{word}**" if plain else word, style="bold yellow")
         cursor = e
-    out.append(text[cursor:end].replace("\n", " ") + ("…" if end < len(text) else ""))
+    out.append(snippet[cursor:])
     return out
 
 

@@ -551,6 +551,21 @@ def document_authors(*, session: Session, document_id: int) -> list[AuthorCreate
     return [AuthorCreate(name=name, slug=slug) for name, slug in session.execute(stmt)]
 
 
+def author_names(*, session: Session, document_ids: Sequence[int]) -> dict[int, str]:
+    """Each document's author names in byline order, comma-separated (one query per chunk)."""
+    found: dict[int, list[str]] = {}
+    for chunk in _chunks(list(document_ids)):
+        stmt = (
+            select(col(DocumentAuthor.document_id), col(Author.name))
+            .join(Author, col(Author.id) == col(DocumentAuthor.author_id))
+            .where(col(DocumentAuthor.document_id).in_(chunk))
+            .order_by(col(DocumentAuthor.document_id), col(DocumentAuthor.position))
+        )
+        for doc_id, name in session.execute(stmt):
+            found.setdefault(doc_id, []).append(name)
+    return {doc_id: ", ".join(names) for doc_id, names in found.items()}
+
+
 def document_tags(*, session: Session, document_id: int) -> list[str]:
     """A document's tag names."""
     stmt = (

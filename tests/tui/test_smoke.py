@@ -1,0 +1,58 @@
+"""The app as a whole: screens by F-keys, help, the palette, the index run at start, quitting."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+from textual.message import Message
+from textual.notifications import Notify
+
+from tests.index.conftest import HashEmbedder
+from tracker.config import load_settings
+from tracker.tui.app import TrackerApp
+from tracker.tui.screens.help import HelpScreen
+from tracker.workbench import Workbench, make_app
+
+from .conftest import SIZE
+from .reading import insert_post, settle
+
+
+async def test_f_keys_switch_screens_and_f1_lists_their_keys(app: TrackerApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.current_mode == "search"
+        for key, mode in (("f3", "claims"), ("f4", "status"), ("f5", "digests"),
+                          ("f2", "search")):
+            await pilot.press(key)
+            assert app.current_mode == mode
+        await pilot.press("f4", "f1")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        keys = dict(app.screen.rows)
+        assert keys["s"] == "Sync sources" and keys["i"] == "Run the index"
+        await pilot.press("escape")
+        assert app.current_mode == "status" and not isinstance(app.screen, HelpScreen)
+
+
+async def test_the_index_is_brought_up_to_date_at_start(engine: Engine,
+                                                        workbench: Workbench) -> None:
+    insert_post(engine, "fresh1", "A fresh post", "Corrigibility is hard. " * 50)
+    assert workbench.overview().index.to_split == 1
+    app = make_app(engine, load_settings(), embedder=HashEmbedder(), index_on_start=True)
+    messages: list[Message] = []
+    async with app.run_test(size=SIZE, message_hook=messages.append) as pilot:
+        await settle(pilot)
+        await pilot.pause()
+    index = workbench.overview().index
+    assert index.to_split == 0 and index.to_embed == 0
+    titles = [m.notification.title for m in messages if isinstance(m, Notify)]
+    assert "Index run finished" in titles
+
+
+async def test_nothing_to_index_at_start_says_nothing(engine: Engine) -> None:
+    app = make_app(engine, load_settings(), embedder=HashEmbedder(), index_on_start=True)
+    messages: list[Message] = []
+    async with app.run_test(size=SIZE, message_hook=messages.append) as pilot:
+        await settle(pilot)
+        await pilot.pause()
+        assert app.job is not None and not app.job_running
+    assert not [m for m in messages if isinstance(m, Notify)]

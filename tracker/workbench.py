@@ -1,0 +1,549 @@
+"""The terminal UI's `Library`, wired over the store, the index, the claims and the jobs.
+
+`make_app` is the one factory for the app: `tracker tui` calls it, and so do the tests and the
+benchmark. Every string handed to the UI goes through `clean_text` first.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from datetime import time as dtime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from tracker import claims, paths, store
+from tracker.config import Settings, source_names
+from tracker.db import session_scope
+from tracker.errors import NotFoundError, TrackerError
+from tracker.index.base import Embedder, SearchFilters
+from tracker.ingest.html import clean_text
+from tracker.models import Claim, ClaimLink, Digest, Document, DocumentPublic
+from tracker.tui.library import (
+    Argument,
+    Citation,
+    ClaimDetail,
+    ClaimSummary,
+    Comment,
+    DigestEntry,
+    Hit,
+    IndexLine,
+    Mark,
+    Overview,
+    Page,
+    Progress,
+    ProgressHook,
+    Query,
+    SearchOutcome,
+    SourceLine,
+)
+
+if TYPE_CHECKING:
+    from tracker.index.catalog import DocumentInfo
+    from tracker.index.hybrid import HybridSearcher, SearchResult
+    from tracker.tui.app import TrackerApp
+
+_CONTEXT_CHARS = 240  # text shown either side of a claim's quote
+_UI_GROUP = 128
+_INDEX_PHASES = {"split": "splitting documents", "embed": "embedding passages"}
+
+
+def make_app(engine: Engine, settings: Settings, *, embedder: Embedder | None = None,
+             start: str = "search", index_on_start: bool = False) -> TrackerApp:
+    """The Textual app over this store: the only way the app is built.
+
+    Args:
+        engine: the store.
+        settings: the configuration (sources, index model, digest).
+        embedder: the embedding model for queries and index runs; default the configured one.
+        start: the first screen: search, status, claims or digests.
+        index_on_start: bring the index up to date in the background as the app opens.
+    """
+    from tracker.tui.app import TrackerApp
+
+    return TrackerApp(Workbench(engine, settings, embedder=embedder), start=start,
+                      index_on_start=index_on_start)
+
+
+class Workbench:
+    """`tracker.tui.library.Library` over one store.
+
+    Args:
+        engine: the store.
+        settings: the configuration.
+        embedder: used for queries and index runs instead of the configured model (tests).
+    """
+
+    def __init__(self, engine: Engine, settings: Settings, *,
+                 embedder: Embedder | None = None) -> None:
+        self.engine, self.settings, self.embedder = engine, settings, embedder
+        self._searcher: HybridSearcher | None = None
+        # One search at a time: the searcher's connections and query embedder are not shared
+        # across threads, and a newer keystroke's search supersedes an older one anyway.
+        self._lock = threading.RLock()
+        self._cancel = threading.Event()
+
+    # --- search -------------------------------------------------------------------------------
+
+    def searcher(self) -> HybridSearcher:
+        """The hybrid searcher, opened on first use and again after an index run."""
+        with self._lock:
+            if self._searcher is None:
+                self._searcher = self._open_searcher()
+            return self._searcher
+
+    def _open_searcher(self) -> HybridSearcher:
+        from tracker.jobs import open_searcher
+
+        if self.embedder is None:
+            return open_searcher(self.engine, self.settings)
+        from tracker.index.backends import open_keyword_index, open_vector_index
+        from tracker.index.catalog import Catalog
+        from tracker.index.hybrid import HybridSearcher
+
+        vectors = open_vector_index(self.engine, self.embedder.name, None, writable=False)
+        return HybridSearcher(Catalog(self.engine), open_keyword_index(self.engine), vectors,
+                              self.embedder if vectors.count() else None)
+
+    def _model(self) -> str:
+        return self.embedder.name if self.embedder else self.settings.index.model
+
+    def search(self, query: Query) -> SearchOutcome:
+        """Documents best matching `query`, best first."""
+        started = time.perf_counter()
+        with self._lock:
+            searcher = self.searcher()
+            results = searcher.search(query.text, _filters(query), limit=query.limit) \
+                if query.text.strip() else []
+            hits = self._hits(results, query.text)
+            notice = ""
+            if not searcher.keyword.count():
+                notice = "Nothing is indexed yet: press i on the status screen (or run " \
+                         "`tracker index`)."
+            elif not searcher.has_vectors:
+                notice = "Keyword search only: no passage is embedded yet."
+        return SearchOutcome(query, hits, notice, time.perf_counter() - started)
+
+    def _hits(self, results: Sequence[SearchResult], text: str) -> list[Hit]:
+        from tracker.search import snippet_spans
+
+        catalog = self.searcher().catalog
+        docs = catalog.documents(r.document_id for r in results)
+        passages = catalog.passages(r.passage_id for r in results if r.passage_id is not None)
+        hits = []
+        for rank, result in enumerate(results, start=1):
+            doc = docs.get(result.document_id)
+            if doc is None:
+                continue
+            passage = passages.get(result.passage_id) if result.passage_id is not None else None
+            snippet, spans = snippet_spans(passage.text if passage else "", text)
+            at = passage.start if passage is not None else None
+            hits.append(_hit(doc, rank, result.score, snippet, spans, at))
+        return hits
+
+    def sources(self) -> list[str]:
+        """Source names with documents, then enabled sources without any yet."""
+        from tracker.index.catalog import Catalog
+
+        stored = Catalog(self.engine).source_names()
+        names = [n for n in source_names() if n != "feeds"]
+        enabled = [n for n in names if self.settings.source(n).enabled]
+        return list(dict.fromkeys([*stored, *enabled]))
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def page(self, document_id: int) -> Page:
+        """A document with its thread, header facts and claim marks; records the reading."""
+        with session_scope(self.engine) as session:
+            doc = _document(session, document_id)
+            public = store.to_public(session=session, document=doc)
+            thread = store.get_thread(session=session, post=doc) if doc.kind == "post" else []
+            parent_id = None
+            if doc.kind == "comment" and doc.post_id:
+                parent = _lookup(session, f"{doc.source}:{doc.post_id}")
+                parent_id = parent.id if parent else None
+            facts = _facts(session, public)
+            comments = _comments(session, thread)
+            marks = _marks(session, document_id)
+            if self.settings.digest.implicit_interests:
+                from tracker.interests import record_reading
+
+                record_reading(session=session, document_id=document_id)
+        return Page(
+            document_id=document_id, title=clean_text(doc.title) or "(untitled)",
+            authors=clean_text(", ".join(a.name for a in public.authors)),
+            date=_day(doc.posted_at), source=doc.source, kind=doc.kind, url=doc.url,
+            karma=doc.score, af=doc.af, deleted=doc.deleted, facts=facts,
+            body=clean_text(doc.body_text), parent_id=parent_id, comments=comments, marks=marks,
+        )
+
+    def citations(self, document_id: int) -> list[Citation]:
+        """What the document links to, in text order (one row per distinct target)."""
+        with session_scope(self.engine) as session:
+            rows = store.outgoing_links(session=session, document_id=document_id)
+        return _citations(rows)
+
+    def cited_by(self, document_id: int) -> list[Citation]:
+        """What links to the document, newest first."""
+        with session_scope(self.engine) as session:
+            rows = store.incoming_links(session=session, document_id=document_id)
+        return _citations(rows)
+
+    def similar(self, document_id: int, limit: int = 10) -> list[Hit]:
+        """Documents nearest in meaning; empty when nothing is embedded."""
+        with self._lock:
+            searcher = self.searcher()
+            if not searcher.has_vectors:
+                return []
+            return self._hits(searcher.similar(document_id, limit=limit), "")
+
+    # --- claims -------------------------------------------------------------------------------
+
+    def claims(self) -> list[ClaimSummary]:
+        """Every live claim, newest first."""
+        with session_scope(self.engine) as session:
+            rows = claims.list_claims(session=session)
+            counts = claims.count_links(session=session, claim_ids=[c.id or 0 for c in rows])
+        return [_summary(c.id or 0, c.text, counts.get(c.id or 0, {})) for c in reversed(rows)]
+
+    def claim(self, claim_id: int) -> ClaimDetail:
+        """One claim with its confirmed and stale arguments and its open suggestions."""
+        with session_scope(self.engine) as session:
+            found = claims.get_claim(session=session, claim_id=claim_id)
+            assert found.id is not None
+            counts = claims.count_links(session=session, claim_ids=[found.id])[found.id]
+            links = claims.claim_links(session=session, claim_id=found.id,
+                                       statuses=("confirmed", "stale", "suggested"))
+            arguments = _arguments(session, links)
+        summary = _summary(found.id, found.text, counts)
+        suggested = sorted((a for a in arguments if a.status == "suggested"),
+                           key=lambda a: -(a.score or 0.0))
+        kept = [a for a in arguments if a.status != "suggested"]
+        return ClaimDetail(summary, kept, suggested)
+
+    def add_claim(self, text: str) -> ClaimSummary:
+        """A new claim."""
+        with session_scope(self.engine) as session:
+            made = claims.add_claim(session=session, text=text)
+        return _summary(made.id or 0, made.text, {})
+
+    def tag(self, document_id: int, start: int, end: int, claim_id: int, stance: str,
+            note: str | None = None) -> Mark:
+        """Anchor `body[start:end]` (as the reader shows it) to the claim with a stance."""
+        with session_scope(self.engine) as session:
+            doc = _document(session, document_id)
+            body = doc.body_text
+            if not 0 <= start < end <= len(body) or not body[start:end].strip():
+                raise TrackerError("Select some text of the document first (v, then move)")
+            link, _found = claims.tag(
+                session=session, claim_id=claim_id, document=doc, quote=body[start:end],
+                stance=stance, note=note, prefix=body[max(0, start - 64):start],
+                suffix=body[end:end + 64])
+            claim = claims.get_claim(session=session, claim_id=link.claim_id)
+        return _mark(link, claim.text)
+
+    def suggest(self, claim_id: int, limit: int = 10) -> list[Argument]:
+        """Find and save new suggestions for the claim."""
+        from tracker.claimjobs import suggest_claim
+
+        with self._lock:
+            searcher = self.searcher()
+            if not searcher.keyword.count():
+                raise TrackerError("Nothing is indexed yet: run the index from the status "
+                                   "screen (i) first")
+            suggest_claim(self.engine, self.settings, claim_id, limit=limit, searcher=searcher)
+        return self.claim(claim_id).suggestions
+
+    def accept(self, link_id: int, stance: str | None = None) -> Argument:
+        """Confirm a link, optionally with another stance."""
+        with session_scope(self.engine) as session:
+            link = claims.accept_link(session=session, link_id=link_id, stance=stance)
+            return _arguments(session, [link])[0]
+
+    def reject(self, link_id: int) -> Argument:
+        """Reject a suggestion for good."""
+        with session_scope(self.engine) as session:
+            link = claims.reject_link(session=session, link_id=link_id)
+            return _arguments(session, [link])[0]
+
+    # --- status, sync, index ------------------------------------------------------------------
+
+    def overview(self) -> Overview:
+        """Sources, their last syncs and errors, and the index state."""
+        from tracker import passages
+        from tracker.index.catalog import Catalog
+        from tracker.jobs import chunk_version
+
+        names = [n for n in source_names()]
+        with session_scope(self.engine) as session:
+            rows = store.source_status(session=session, sources=names)
+            total = store.count_documents(session=session)
+            to_split = passages.count_documents_to_split(
+                session=session, version=chunk_version(self.settings))
+            to_embed = passages.count_passages_to_embed(session=session, model=self._model())
+        count = Catalog(self.engine).count_passages()
+        index = IndexLine(model=self._model(), documents=total, passages=count,
+                          embedded=count - to_embed, to_split=to_split, to_embed=to_embed)
+        lines = [_source_line(row, self.settings.source(row.source).enabled) for row in rows]
+        database = self.settings.sqlalchemy_url.split("://", 1)[0].split("+", 1)[0]
+        return Overview(database, total, lines, index)
+
+    def sync(self, sources: Sequence[str], progress: ProgressHook) -> list[str]:
+        """Sync the sources in turn (all enabled when empty); one summary line each."""
+        from tracker.jobs import selected_sources, sync_source
+
+        names = selected_sources(self.settings, list(sources))
+        self._cancel.clear()
+        lines = []
+        for number, name in enumerate(names):
+            totals = store.UpsertCounts()
+            progress(Progress(name, number, len(names), f"{name}: starting"))
+
+            def hook(source: str, batch: object, counts: store.UpsertCounts,
+                     totals: store.UpsertCounts = totals, number: int = number) -> None:
+                totals.add(counts)
+                self._stop_if_cancelled("sync")
+                progress(Progress(source, number, len(names),
+                                  f"{source}: {totals.new} new, {totals.updated} updated"))
+
+            report = sync_source(self.engine, self.settings, name, on_batch=hook)
+            line = (f"{name}: {report.status} · {report.counts.new} new, "
+                    f"{report.counts.updated} updated")
+            lines.append(line + (f" · {clean_text(report.error)}" if report.error else ""))
+        progress(Progress("sync", len(names), len(names), "; ".join(lines)))
+        return lines
+
+    def index(self, progress: ProgressHook) -> str:
+        """Split and embed what is new, then reopen the searcher; a summary line."""
+        from tracker.jobs import index_documents
+
+        self._cancel.clear()
+
+        def hook(phase: str, done: int, total: int) -> None:
+            self._stop_if_cancelled("index run")
+            label = _INDEX_PHASES.get(phase, phase)
+            progress(Progress(phase, done, total, f"{label} {done}/{total}"))
+
+        # Smaller groups than `tracker index` (512): the progress hook, which is where a
+        # cancel takes effect, runs once per group (~4 s of embedding for 128 on 2 cores).
+        config = self.settings.index.model_copy(
+            update={"group_size": min(self.settings.index.group_size, _UI_GROUP)})
+        settings = self.settings.model_copy(update={"index": config})
+        report = index_documents(self.engine, settings, embedder=self.embedder, progress=hook)
+        with self._lock:
+            self._searcher = None
+        return (f"index: {report.documents} documents split, {report.passages_added} passages "
+                f"added, {report.embedded} embedded"
+                + (f", {report.pending} still to embed" if report.pending else ""))
+
+    def cancel(self) -> None:
+        """Stop a running sync or index run at its next checkpoint."""
+        self._cancel.set()
+
+    def _stop_if_cancelled(self, what: str) -> None:
+        if self._cancel.is_set():
+            raise TrackerError(f"The {what} was stopped; start it again to go on where it "
+                               f"stopped", title="Stopped")
+
+    # --- digests ------------------------------------------------------------------------------
+
+    def digests(self) -> list[DigestEntry]:
+        """Digests built so far, newest first."""
+        with session_scope(self.engine) as session:
+            rows = session.exec(select(Digest).order_by(col(Digest.week).desc())).all()
+            return [DigestEntry(r.week, len(r.item_ids), _minute(r.created_at)) for r in rows]
+
+    def digest(self, week: str | None = None) -> tuple[str, str]:
+        """The week's digest as Markdown (built and written if needed)."""
+        from tracker import render
+        from tracker.digest import (
+            build_digest,
+            digest_dir,
+            parse_week,
+            previous_week,
+            record_digest,
+            write_digest,
+        )
+
+        tz = self.settings.digest.timezone
+        week = (week or previous_week(datetime.now(UTC), tz)).strip().upper()
+        parse_week(week)
+        saved = digest_dir(paths.data_dir()) / f"{week}.md"
+        if saved.exists():
+            return week, clean_text(saved.read_text(encoding="utf-8"))
+        with session_scope(self.engine) as session:
+            built = build_digest(session=session, settings=self.settings.digest, week=week)
+            record_digest(session=session, digest=built)
+        write_digest(built, digest_dir(paths.data_dir()))
+        return week, clean_text(render.markdown(built))
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def _filters(query: Query) -> SearchFilters:
+    def moment(day: date | None) -> datetime | None:
+        return datetime.combine(day, dtime(), tzinfo=UTC) if day else None
+
+    return SearchFilters(sources=query.sources, kinds=query.kinds, authors=query.authors,
+                         since=moment(query.since), until=moment(query.until),
+                         min_score=query.min_score)
+
+
+def _hit(doc: DocumentInfo, rank: int, score: float, snippet: str,
+         spans: Sequence[tuple[int, int]], at: int | None) -> Hit:
+    context = ""
+    if doc.kind == "comment":
+        context = "on: " + clean_text(doc.post.title if doc.post else f"post {doc.post_native_id}")
+    return Hit(document_id=doc.id, rank=rank, score=score, title=clean_text(doc.title)
+               or "(untitled)", authors=clean_text(", ".join(doc.authors)),
+               date=_day(doc.posted_at), source=doc.source, kind=doc.kind, karma=doc.score,
+               af=doc.af, url=doc.url, context=context, snippet=snippet,
+               highlights=tuple(spans), at=at)
+
+
+def _day(moment: datetime | None) -> str:
+    return f"{moment:%Y-%m-%d}" if moment else ""
+
+
+def _minute(moment: datetime | None) -> str:
+    return f"{moment:%Y-%m-%d %H:%M}" if moment else ""
+
+
+def _document(session: Session, document_id: int) -> Document:
+    doc = session.get(Document, document_id)
+    if doc is None:
+        raise NotFoundError(f"No document {document_id} in the store")
+    return doc
+
+
+def _lookup(session: Session, ref: str) -> Document | None:
+    try:
+        return store.get_document(session=session, ref=ref)
+    except NotFoundError:
+        return None
+
+
+def _facts(session: Session, public: DocumentPublic) -> list[str]:
+    facts = []
+    if public.source == "arxiv":
+        from tracker.reporting import paper_lines
+
+        facts += paper_lines(public)
+    if public.link_url:
+        facts.append(f"link post → {public.link_url}")
+    for other, reason in store.same_work(session=session, document_id=public.id):
+        facts.append(f"same work as {other.source}: {other.title} ({reason})")
+    if public.tags:
+        facts.append("tags: " + ", ".join(public.tags))
+    if public.deleted:
+        facts.append("deleted on the site; this is the last text fetched")
+    return [clean_text(f) for f in facts]
+
+
+def _comments(session: Session, thread: Sequence[Document]) -> list[Comment]:
+    """The thread in reading order, each reply after its parent, with its depth."""
+    ids = {c.native_id for c in thread}
+    children: dict[str | None, list[Document]] = {}
+    for comment in thread:
+        children.setdefault(comment.parent_id if comment.parent_id in ids else None,
+                            []).append(comment)
+    authors = _authors_of(session, [c.id or 0 for c in thread])
+    out: list[Comment] = []
+    stack = [(c, 0) for c in reversed(children.get(None, []))]
+    while stack:
+        comment, depth = stack.pop()
+        out.append(Comment(
+            document_id=comment.id or 0, depth=depth,
+            author=clean_text(authors.get(comment.id or 0, "")) or "unknown",
+            date=_day(comment.posted_at), karma=comment.score,
+            text="" if comment.deleted else clean_text(comment.body_text),
+            deleted=comment.deleted, replies=_replies(children, comment.native_id)))
+        stack += [(reply, depth + 1) for reply in reversed(children.get(comment.native_id, []))]
+    return out
+
+
+def _replies(children: dict[str | None, list[Document]], native_id: str) -> int:
+    total, stack = 0, list(children.get(native_id, []))
+    while stack:
+        node = stack.pop()
+        total += 1
+        stack += children.get(node.native_id, [])
+    return total
+
+
+def _authors_of(session: Session, ids: Sequence[int]) -> dict[int, str]:
+    return store.author_names(session=session, document_ids=ids)
+
+
+def _marks(session: Session, document_id: int) -> list[Mark]:
+    stmt = (select(ClaimLink, Claim).join(Claim, col(Claim.id) == col(ClaimLink.claim_id))
+            .where(col(ClaimLink.document_id) == document_id,
+                   col(ClaimLink.status).in_(["confirmed", "stale", "suggested"]))
+            .order_by(col(ClaimLink.start)))
+    return [_mark(link, claim.text) for link, claim in session.exec(stmt)]
+
+
+def _mark(link: ClaimLink, claim_text: str) -> Mark:
+    return Mark(link_id=link.id or 0, claim_id=link.claim_id, claim=clean_text(claim_text),
+                stance=link.stance, status=link.status, start=link.start, end=link.end)
+
+
+def _citations(rows: Sequence[store.LinkRow]) -> list[Citation]:
+    out: dict[object, Citation] = {}
+    for row in rows:
+        doc = row.document
+        if doc is not None:
+            key: object = doc.id
+            item = Citation(doc.id, clean_text(doc.title) or "(untitled)", doc.source, doc.kind,
+                            doc.url, _day(doc.posted_at))
+        else:
+            key = row.url
+            item = Citation(None, clean_text(row.anchor_text) or row.url, "", row.kind, row.url)
+        out.setdefault(key, item)
+    return list(out.values())
+
+
+def _summary(claim_id: int, text: str, counts: dict[str, int]) -> ClaimSummary:
+    return ClaimSummary(claim_id, clean_text(text), supports=counts.get("supports", 0),
+                        opposes=counts.get("opposes", 0), mentions=counts.get("mentions", 0),
+                        stale=counts.get("stale", 0), suggested=counts.get("suggested", 0))
+
+
+def _arguments(session: Session, links: Sequence[ClaimLink]) -> list[Argument]:
+    docs = {d.id: d for d in (session.get(Document, i)
+                              for i in {link.document_id for link in links}) if d is not None}
+    out = []
+    for link in links:
+        doc = docs.get(link.document_id)
+        body = doc.body_text if doc is not None else ""
+        current = doc is not None and link.status != "stale"
+        quote = body[link.start:link.end] if current and body[link.start:link.end] else link.quote
+        before = body[max(0, link.start - _CONTEXT_CHARS):link.start] if current else link.prefix
+        after = body[link.end:link.end + _CONTEXT_CHARS] if current else link.suffix
+        out.append(Argument(
+            link_id=link.id or 0, claim_id=link.claim_id, document_id=link.document_id,
+            title=clean_text(doc.title if doc else "") or "(untitled)",
+            source=doc.source if doc else "", date=_day(doc.posted_at if doc else None),
+            stance=link.stance, status=link.status, quote=clean_text(quote),
+            before=clean_text(before), after=clean_text(after), score=link.score,
+            note=clean_text(link.note) if link.note else None,
+            start=link.start if current else None))
+    return out
+
+
+def _source_line(row: store.SourceStatus, enabled: bool) -> SourceLine:
+    last = row.last_run
+    error = ""
+    if row.last_error is not None and row.last_error.error:
+        error = f"{_minute(row.last_error.finished_at)}: {clean_text(row.last_error.error)}"
+    return SourceLine(
+        name=row.source, enabled=enabled, documents=sum(row.documents.values()),
+        last_sync=f"{_minute(last.started_at)} ({last.status})" if last else "never",
+        last_success=_minute(row.last_success) or "never", error=error)
+
+
