@@ -9,7 +9,7 @@ store bench/corpus_db.py builds), driven headless through Textual's `run_test` a
 
 Typing: each benchmark query (bench/search_queries.jsonl, cut to `--chars` at a word end) is
 typed one key at a time with gaps drawn uniformly from 40-180 ms (a typist at ~9 keys/s who
-sometimes pauses long enough for the 150 ms debounce to fire a search mid-word). Measured from
+sometimes pauses long enough for the debounce to fire a search mid-word). Measured from
 just before the last key press until the result list holds the results of the full text
 ("shown"), and until the screen has been repainted after that ("drawn"); the library's own
 search time is printed beside them.

@@ -54,12 +54,15 @@ def highlight_spans(text: str, query: str) -> list[tuple[int, int]]:
     terms = keyword_terms(query)
     if not terms:
         return []
-    stems = [_stem(t) for t in terms]
+    pairs = [(t, _stem(t)) for t in terms]
+    matches: dict[str, bool] = {}  # a passage repeats its words: decide each word once
     spans = []
     for match in _WORD.finditer(text):
         word = match[0].lower()
-        if word in STOPWORDS:
-            continue
-        if any(word == t or _shares_stem(word, t, s) for t, s in zip(terms, stems, strict=True)):
+        hit = matches.get(word)
+        if hit is None:
+            hit = matches[word] = word not in STOPWORDS and any(
+                word == t or _shares_stem(word, t, s) for t, s in pairs)
+        if hit:
             spans.append(match.span())
     return spans

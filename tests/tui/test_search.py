@@ -283,7 +283,14 @@ async def test_results_refresh_when_the_index_catches_up(app: TrackerApp, engine
         results = screen_of(app).query_one(ResultList)
         await wait_until(pilot, lambda: screen_of(app).outcome is not None, "a first search")
         assert document_id not in [h.document_id for h in results.hits]
+        assert len(results.hits) >= 2
+        await pilot.press("down", "j")  # the cursor on the second result
+        chosen = results.highlighted_hit
+        assert chosen is not None and chosen.document_id == results.hits[1].document_id
         assert app.start_job("index")
         await wait_until(pilot, lambda: document_id in [h.document_id for h in results.hits],
                          "the new post among the results")
         assert screen_of(app).query_one("#query", Input).value == "quokka corrigible"
+        # The same search run again: the cursor stays on the document it was on.
+        again = results.highlighted_hit
+        assert again is not None and again.document_id == chosen.document_id

@@ -85,11 +85,11 @@ class ResultList(OptionList):
         super().__init__(id=id)
         self.hits: list[Hit] = []
 
-    def show_hits(self, hits: Sequence[Hit]) -> None:
+    def show_hits(self, hits: Sequence[Hit], *, keep: bool = False) -> None:
         """Replace the list with these hits (a divider between them), the first highlighted;
-        or, when the highlighted document is among them (the same search run again after an
-        index update), that one, so the cursor does not jump under the reader's hand."""
-        before = self.highlighted_hit
+        with `keep` (the same search run again after an index update), the highlighted
+        document stays highlighted if it is still there, so the cursor does not jump."""
+        before = self.highlighted_hit if keep else None
         self.hits = list(hits)
         options: list[Option | None] = []
         for number, hit in enumerate(self.hits):
