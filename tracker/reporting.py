@@ -274,12 +274,29 @@ def paper_lines(doc: DocumentPublic) -> list[str]:
     return lines
 
 
-def _thread_lines(session: Session, comments: Sequence[Document], depth: int) -> list[str]:
+def thread_children(comments: Sequence[Document]) -> dict[str | None, list[Document]]:
+    """Each comment's replies by the parent's native id; top-level comments (and replies
+    whose parent is not stored) under None."""
     children: dict[str | None, list[Document]] = {}
     ids = {c.native_id for c in comments}
     for comment in comments:
         parent = comment.parent_id if comment.parent_id in ids else None
         children.setdefault(parent, []).append(comment)
+    return children
+
+
+def count_below(children: dict[str | None, list[Document]], native_id: str) -> int:
+    """How many comments are below this one, at every depth."""
+    total, stack = 0, list(children.get(native_id, []))
+    while stack:
+        node = stack.pop()
+        total += 1
+        stack += children.get(node.native_id, [])
+    return total
+
+
+def _thread_lines(session: Session, comments: Sequence[Document], depth: int) -> list[str]:
+    children = thread_children(comments)
     lines: list[str] = []
     stack = [(c, 0) for c in reversed(children.get(None, []))]
     while stack:
@@ -287,7 +304,7 @@ def _thread_lines(session: Session, comments: Sequence[Document], depth: int) ->
         indent = "  " * level
         replies = children.get(comment.native_id, [])
         if level >= depth:
-            lines.append(f"{indent}[+ {1 + _count(children, comment.native_id)} more, "
+            lines.append(f"{indent}[+ {1 + count_below(children, comment.native_id)} more, "
                          f"`tracker show {comment.id}`]")
             continue
         assert comment.id is not None
@@ -299,15 +316,6 @@ def _thread_lines(session: Session, comments: Sequence[Document], depth: int) ->
         lines += [f"{indent}  {line}" for line in text.splitlines() if line.strip()]
         stack += [(reply, level + 1) for reply in reversed(replies)]
     return lines
-
-
-def _count(children: dict[str | None, list[Document]], native_id: str) -> int:
-    total, stack = 0, list(children.get(native_id, []))
-    while stack:
-        node = stack.pop()
-        total += 1
-        stack += children.get(node.native_id, [])
-    return total
 
 
 # --- links -----------------------------------------------------------------------------------

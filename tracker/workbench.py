@@ -455,11 +455,9 @@ def _facts(session: Session, public: DocumentPublic) -> list[str]:
 
 def _comments(session: Session, thread: Sequence[Document]) -> list[Comment]:
     """The thread in reading order, each reply after its parent, with its depth."""
-    ids = {c.native_id for c in thread}
-    children: dict[str | None, list[Document]] = {}
-    for comment in thread:
-        children.setdefault(comment.parent_id if comment.parent_id in ids else None,
-                            []).append(comment)
+    from tracker.reporting import count_below, thread_children
+
+    children = thread_children(thread)
     authors = _authors_of(session, [c.id or 0 for c in thread])
     out: list[Comment] = []
     stack = [(c, 0) for c in reversed(children.get(None, []))]
@@ -470,18 +468,9 @@ def _comments(session: Session, thread: Sequence[Document]) -> list[Comment]:
             author=clean_text(authors.get(comment.id or 0, "")) or "unknown",
             date=_day(comment.posted_at), karma=comment.score,
             text="" if comment.deleted else clean_text(comment.body_text),
-            deleted=comment.deleted, replies=_replies(children, comment.native_id)))
+            deleted=comment.deleted, replies=count_below(children, comment.native_id)))
         stack += [(reply, depth + 1) for reply in reversed(children.get(comment.native_id, []))]
     return out
-
-
-def _replies(children: dict[str | None, list[Document]], native_id: str) -> int:
-    total, stack = 0, list(children.get(native_id, []))
-    while stack:
-        node = stack.pop()
-        total += 1
-        stack += children.get(node.native_id, [])
-    return total
 
 
 def _authors_of(session: Session, ids: Sequence[int]) -> dict[int, str]:

@@ -17,12 +17,7 @@ from tracker.tui.screens.reader import ReaderScreen
 from tracker.tui.widgets.document import DocumentView
 from tracker.workbench import Workbench
 
-
-async def settle(pilot: Pilot[None]) -> None:
-    """Let workers finish and the UI apply their results."""
-    for _ in range(3):
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
+from .pilots import settle
 
 
 async def open_reader(pilot: Pilot[None], document_id: int, at: int | None = None

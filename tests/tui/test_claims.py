@@ -3,14 +3,11 @@ flagged, suggestions fetched, accepted and rejected by one key each, documents o
 
 from __future__ import annotations
 
-from contextlib import suppress
-
 from sqlalchemy import Engine
 from textual.content import Content
 from textual.message import Message
 from textual.notifications import Notify
 from textual.pilot import Pilot
-from textual.worker import WorkerCancelled, WorkerFailed, WorkerState
 
 from tracker import store
 from tracker.db import session_scope
@@ -22,23 +19,13 @@ from tracker.tui.widgets.claimlist import ClaimList
 from tracker.workbench import Workbench
 
 from .conftest import SIZE
+from .pilots import settle
 
 TITLE = "The correct response to uncertainty is *not* half-speed"
 KEPT = "Once upon a time (true story), I was on my way to a hotel in a new city."
 CLAIM = "Acting at half speed is the wrong response to uncertainty"
 
 
-async def settle(pilot: Pilot[None]) -> None:
-    """Wait until no worker runs and their results are on screen."""
-    for _ in range(200):
-        for worker in list(pilot.app.workers):
-            with suppress(WorkerCancelled, WorkerFailed):  # failures are notified, not raised
-                await worker.wait()
-        await pilot.pause()
-        if not any(w.state in (WorkerState.PENDING, WorkerState.RUNNING)
-                   for w in pilot.app.workers):
-            return
-    raise AssertionError("workers kept running")
 
 
 def document(engine: Engine, title: str = TITLE) -> tuple[int, str]:

@@ -3,7 +3,6 @@ typing it, earlier digests picked from the list, a bad week refused with a notif
 
 from __future__ import annotations
 
-from contextlib import suppress
 from datetime import UTC, datetime
 
 from textual.message import Message
@@ -11,7 +10,6 @@ from textual.notifications import Notification, Notify
 from textual.pilot import Pilot
 from textual.widgets import Markdown, OptionList
 from textual.widgets.markdown import MarkdownBlock
-from textual.worker import WorkerCancelled, WorkerFailed, WorkerState
 
 from tracker.config import load_settings
 from tracker.digest import previous_week
@@ -20,22 +18,12 @@ from tracker.tui.screens.digests import DigestsScreen
 from tracker.workbench import Workbench
 
 from .conftest import SIZE
+from .pilots import settle
 
 WEEK = "2025-W42"
 """A week of the sample corpus with a much-discussed post."""
 
 
-async def settle(pilot: Pilot[None]) -> None:
-    """Wait until no worker runs and their results are on screen."""
-    for _ in range(200):
-        for worker in list(pilot.app.workers):
-            with suppress(WorkerCancelled, WorkerFailed):  # failures are notified, not raised
-                await worker.wait()
-        await pilot.pause()
-        if not any(w.state in (WorkerState.PENDING, WorkerState.RUNNING)
-                   for w in pilot.app.workers):
-            return
-    raise AssertionError("workers kept running")
 
 
 async def open_digests(pilot: Pilot[None]) -> DigestsScreen:

@@ -13,7 +13,8 @@ from tracker.tui.screens.help import HelpScreen
 from tracker.workbench import Workbench, make_app
 
 from .conftest import SIZE
-from .reading import insert_post, settle
+from .pilots import settle
+from .reading import insert_post
 
 
 async def test_f_keys_switch_screens_and_f1_lists_their_keys(app: TrackerApp) -> None:
@@ -56,3 +57,25 @@ async def test_nothing_to_index_at_start_says_nothing(engine: Engine) -> None:
         await pilot.pause()
         assert app.job is not None and not app.job_running
     assert not [m for m in messages if isinstance(m, Notify)]
+
+
+async def test_the_command_palette_switches_screens(app: TrackerApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"Claims")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.current_mode == "claims"
+
+
+def test_tui_refuses_without_a_terminal() -> None:
+    from click.testing import CliRunner
+
+    from tracker.cli import cli
+
+    result = CliRunner().invoke(cli, ["tui"])
+    assert result.exit_code == 1
+    assert "`tracker tui` needs a terminal" in result.output
+    assert "Traceback" not in result.output

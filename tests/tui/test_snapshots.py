@@ -17,7 +17,7 @@ from tracker.tui.messages import OpenDocument
 from tracker.workbench import Workbench
 
 from .conftest import SIZE
-from .reading import settle
+from .pilots import settle
 
 PARETO = "Being the (Pareto) Best in the World"
 

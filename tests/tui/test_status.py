@@ -4,16 +4,11 @@ background while the app stays usable, an index run, and a failing source shown,
 from __future__ import annotations
 
 import threading
-from contextlib import suppress
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
-from textual.message import Message
-from textual.notifications import Notification, Notify
-from textual.pilot import Pilot
 from textual.widgets import DataTable, Static
-from textual.worker import WorkerCancelled, WorkerFailed, WorkerState
 
 from tests.index.conftest import HashEmbedder
 from tests.servers.forum import Fault, ForumServer, Site, sample_sites
@@ -27,33 +22,7 @@ from tracker.tui.widgets.progress import JobProgress
 from tracker.workbench import make_app
 
 from .conftest import SIZE, point_at
-
-
-async def settle(pilot: Pilot[None]) -> None:
-    """Wait until no worker runs and their results are on screen."""
-    for _ in range(200):
-        for worker in list(pilot.app.workers):
-            with suppress(WorkerCancelled, WorkerFailed):  # failures are notified, not raised
-                await worker.wait()
-        await pilot.pause()
-        if not any(w.state in (WorkerState.PENDING, WorkerState.RUNNING)
-                   for w in pilot.app.workers):
-            return
-    raise AssertionError("workers kept running")
-
-
-class Notes:
-    """The notifications the app shows, caught by the Pilot's message hook."""
-
-    def __init__(self) -> None:
-        self.shown: list[Notification] = []
-
-    def __call__(self, message: Message) -> None:
-        if isinstance(message, Notify) and message.notification not in self.shown:
-            self.shown.append(message.notification)
-
-    def titled(self, title: str) -> list[Notification]:
-        return [n for n in self.shown if n.title == title]
+from .pilots import Notes, settle
 
 
 def text_of(screen: StatusScreen, selector: str) -> str:

@@ -13,7 +13,8 @@ from tracker.tui.screens.tag import TagScreen
 from tracker.workbench import Workbench
 
 from .conftest import SIZE
-from .reading import cited_post, click_offset, open_reader, settle
+from .pilots import settle
+from .reading import cited_post, click_offset, open_reader
 
 
 def _confirmed(workbench: Workbench, claim_id: int, document_id: int) -> list[tuple[str, str]]:
