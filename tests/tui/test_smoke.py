@@ -79,3 +79,27 @@ def test_tui_refuses_without_a_terminal() -> None:
     assert result.exit_code == 1
     assert "`tracker tui` needs a terminal" in result.output
     assert "Traceback" not in result.output
+
+
+async def test_an_empty_store_opens_every_screen() -> None:
+    """First start before any sync: every screen opens and says what to do, nothing fails."""
+    from tracker.db import make_engine
+
+    engine = make_engine(load_settings().sqlalchemy_url)
+    app = make_app(engine, load_settings(), embedder=HashEmbedder(), index_on_start=True)
+    messages: list[Message] = []
+    try:
+        async with app.run_test(size=SIZE, message_hook=messages.append) as pilot:
+            await pilot.press(*"alignment")
+            await settle(pilot)
+            await pilot.pause(0.2)
+            assert "Nothing is indexed yet" in str(app.screen.query_one("#status").render())
+            for key in ("f3", "f4", "f5", "f2"):
+                await pilot.press(key)
+                await settle(pilot)
+            assert app.is_running
+    finally:
+        engine.dispose()
+    errors = [m.notification for m in messages
+              if isinstance(m, Notify) and m.notification.severity == "error"]
+    assert errors == []
