@@ -19,7 +19,7 @@ from tracker.tui.widgets.claimlist import ClaimList
 from tracker.workbench import Workbench
 
 from .conftest import SIZE
-from .pilots import settle
+from .pilots import Notes, settle
 
 TITLE = "The correct response to uncertainty is *not* half-speed"
 KEPT = "Once upon a time (true story), I was on my way to a hotel in a new city."
@@ -205,3 +205,28 @@ async def test_new_claims_and_tags_made_elsewhere_show_up(
         await pilot.press("n", "enter")  # an empty claim is refused with a notification
         await settle(pilot)
         assert len(workbench.claims()) == 1
+
+
+async def test_suggestions_without_an_index_say_what_to_do(engine: Engine) -> None:
+    """A claim on a store whose documents are not indexed yet: `g` explains, nothing breaks."""
+    from tests.index.conftest import HashEmbedder
+    from tracker.config import load_settings
+    from tracker.db import make_engine
+    from tracker.workbench import make_app
+
+    empty = make_engine(load_settings().sqlalchemy_url.replace("tracker.db", "empty.db"))
+    Workbench(empty, load_settings()).add_claim(CLAIM)
+    app = make_app(empty, load_settings(), embedder=HashEmbedder(), start="claims")
+    notes = Notes()
+    try:
+        async with app.run_test(size=SIZE, message_hook=notes) as pilot:
+            await settle(pilot)
+            await pilot.press("g")
+            await settle(pilot)
+            assert app.is_running and app.current_mode == "claims"
+            assert not app.screen.query_one(ArgumentList).loading
+    finally:
+        empty.dispose()
+    errors = [n for n in notes.shown if n.severity == "error"]
+    assert len(errors) == 1 and "Nothing is indexed yet" in errors[0].message
+    assert Workbench(engine, load_settings()).claims() == []  # the seeded store is untouched
