@@ -71,11 +71,6 @@ class TrackerApp(App[None]):
         self.job: Worker[list[str]] | None = None
         self._quiet = False
 
-    def get_default_screen(self) -> Screen[None]:  # the mode screens replace it at mount
-        from textual.screen import Screen as Blank
-
-        return Blank()
-
     def on_mount(self) -> None:
         from tracker.tui.screens.claims import ClaimsScreen
         from tracker.tui.screens.digests import DigestsScreen
