@@ -10,7 +10,7 @@ import bisect
 import re
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import click
 from rich.console import Console
@@ -27,7 +27,7 @@ from sqlalchemy import Engine
 
 from tracker.config import Settings
 from tracker.index.base import SearchFilters
-from tracker.index.catalog import Catalog, DocumentInfo
+from tracker.index.catalog import Catalog, DocumentInfo, PassageInfo
 from tracker.index.hybrid import SearchResult
 from tracker.index.query import highlight_spans
 from tracker.ingest.html import clean_text
@@ -88,17 +88,34 @@ def print_index_report(report: IndexReport) -> None:
 _SNIPPET_WORDS = 60
 
 
+class Found(NamedTuple):
+    """A search result with its document and best passage looked up."""
+
+    rank: int
+    result: SearchResult
+    document: DocumentInfo
+    passage: PassageInfo | None
+
+
+def look_up(results: Sequence[SearchResult], catalog: Catalog) -> list[Found]:
+    """The results' documents and passages, in two queries; results whose document is gone
+    are left out (ranks keep counting them)."""
+    docs = catalog.documents(r.document_id for r in results)
+    passages = catalog.passages(r.passage_id for r in results if r.passage_id is not None)
+    found = []
+    for rank, result in enumerate(results, start=1):
+        doc = docs.get(result.document_id)
+        if doc is not None:
+            passage = passages.get(result.passage_id) if result.passage_id is not None else None
+            found.append(Found(rank, result, doc, passage))
+    return found
+
+
 def results_json(query: str, results: Sequence[SearchResult], catalog: Catalog,
                  filters: SearchFilters) -> dict[str, Any]:
     """The `tracker search --json` / `tracker similar --json` document."""
-    docs = catalog.documents(r.document_id for r in results)
-    passages = catalog.passages(r.passage_id for r in results if r.passage_id is not None)
     rows = []
-    for rank, result in enumerate(results, start=1):
-        doc = docs.get(result.document_id)
-        if doc is None:
-            continue
-        passage = passages.get(result.passage_id) if result.passage_id is not None else None
+    for rank, result, doc, passage in look_up(results, catalog):
         rows.append({
             "rank": rank,
             "score": round(result.score, 6),
@@ -135,12 +152,7 @@ def print_results(query: str, results: Sequence[SearchResult], catalog: Catalog)
     """Results as readable text: title, byline, the best passage with matches highlighted."""
     console = Console(highlight=False, markup=False, emoji=False, soft_wrap=True)
     plain = not console.is_terminal
-    docs = catalog.documents(r.document_id for r in results)
-    passages = catalog.passages(r.passage_id for r in results if r.passage_id is not None)
-    for rank, result in enumerate(results, start=1):
-        doc = docs.get(result.document_id)
-        if doc is None:
-            continue
+    for rank, result, doc, passage in look_up(results, catalog):
         title = Text(f"{rank}. ", style="bold")
         title.append(clean_text(doc.title) or "(untitled)", style="bold")
         title.append(f"  [{result.score:.3f}]", style="dim")
@@ -149,7 +161,6 @@ def print_results(query: str, results: Sequence[SearchResult], catalog: Catalog)
         if doc.kind == "comment":
             on = doc.post.title if doc.post else f"post {doc.post_native_id}"
             console.print(Text(f"   comment on: {clean_text(on)}", style="dim"))
-        passage = passages.get(result.passage_id) if result.passage_id is not None else None
         if passage is not None and passage.text:
             console.print(_snippet(passage.text, query, plain=plain))
         if doc.url:

@@ -127,17 +127,10 @@ class Workbench:
         return SearchOutcome(query, hits, self._notice, time.perf_counter() - started)
 
     def _hits(self, results: Sequence[SearchResult], text: str) -> list[Hit]:
-        from tracker.search import snippet_spans
+        from tracker.search import look_up, snippet_spans
 
-        catalog = self.searcher().catalog
-        docs = catalog.documents(r.document_id for r in results)
-        passages = catalog.passages(r.passage_id for r in results if r.passage_id is not None)
         hits = []
-        for rank, result in enumerate(results, start=1):
-            doc = docs.get(result.document_id)
-            if doc is None:
-                continue
-            passage = passages.get(result.passage_id) if result.passage_id is not None else None
+        for rank, result, doc, passage in look_up(results, self.searcher().catalog):
             snippet, spans = snippet_spans(passage.text if passage else "", text)
             at = passage.start if passage is not None else None
             hits.append(_hit(doc, rank, result.score, snippet, spans, at))
@@ -276,7 +269,7 @@ class Workbench:
         from tracker.index.catalog import Catalog
         from tracker.jobs import chunk_version
 
-        names = [n for n in source_names()]
+        names = list(source_names())
         with session_scope(self.engine) as session:
             rows = store.source_status(session=session, sources=names)
             total = store.count_documents(session=session)

@@ -44,14 +44,7 @@ class Tmux:
         self._run("send-keys", "-t", "main", *keys)
 
     def wait_for(self, text: str, timeout: float = 60) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            screen = self.screen()
-            if text in screen:
-                return screen
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{text!r} never appeared; the screen was:\n{screen}")
-            time.sleep(0.2)
+        return self.wait_until(lambda screen: text in screen, repr(text), timeout)
 
     def wait_until(self, done: Callable[[str], bool], what: str, timeout: float = 60) -> str:
         deadline = time.monotonic() + timeout
