@@ -21,9 +21,9 @@ import httpx
 from tracker.config import ArxivSettings
 from tracker.errors import NotFoundError, SourceError
 from tracker.ingest.base import Batch
-from tracker.ingest.html import clean_text
 from tracker.ingest.links import arxiv_key, classify_url, doi_key, extract_text_mentions
 from tracker.models import AuthorCreate, DocumentCreate, LinkCreate, utcnow
+from tracker.text import clean_text
 
 log = logging.getLogger(__name__)
 

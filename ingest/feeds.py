@@ -30,10 +30,11 @@ from tracker.config import FeedsSettings
 from tracker.errors import SourceError
 from tracker.ingest.base import Batch
 from tracker.ingest.feedlist import Feed, FeedState, resolve_feeds
-from tracker.ingest.html import clean_text, parse_body
+from tracker.ingest.html import parse_body
 from tracker.ingest.links import url_key
 from tracker.ingest.substack import ArchivePost, SubstackError, archive_page, archive_post
 from tracker.models import AuthorCreate, DocumentCreate, utcnow
+from tracker.text import clean_text
 
 log = logging.getLogger(__name__)
 

@@ -21,9 +21,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from tracker.config import ForumSettings
 from tracker.errors import ChallengeError, SourceError
 from tracker.ingest.base import Batch, Window
-from tracker.ingest.html import clean_text, parse_body
+from tracker.ingest.html import parse_body
 from tracker.ingest.links import classify_url, forum_keys
 from tracker.models import AuthorCreate, DocumentCreate, utcnow
+from tracker.text import clean_text
 
 log = logging.getLogger(__name__)
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from tracker.models import LinkCreate
+from tracker.text import clean_text
 
 from .links import classify_url
 
@@ -23,16 +24,6 @@ from .links import classify_url
 # nesting (thousands of <blockquote>s) cannot blow the output up quadratically.
 _MAX_PREFIX_DEPTH = 24
 
-# C0 (but tab and newline), DEL, C1, bidi overrides/isolates, and U+FEFF: stray byte-order
-# marks from pasted text are invisible and break quoting.
-_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufeff]")
-_NEWLINES = re.compile(r"\r\n?")
-_TERMINAL_SEQ = re.compile(
-    r"\x1b\[[0-?]*[ -/]*[@-~]?"  # CSI: colours, cursor moves, erase
-    r"|\x9b[0-?]*[ -/]*[@-~]"  # 8-bit CSI
-    r"|\x1b[\]PX^_][^\x07\x1b\x9c\n]*(?:\x07|\x1b\\|\x9c)?"  # OSC, DCS, SOS, PM, APC strings
-    r"|\x1b[ -/]*[0-~]?"  # other escapes (charset, reset, keypad) and a lone ESC
-)
 _BLANK_RUN = re.compile(r"\n{3,}")
 
 # Footnotes come in many dialects (markdown-it, CKEditor, Word, kramdown, WordPress): a marker is
@@ -86,15 +77,6 @@ class ParsedBody:
 
     text: str
     links: list[LinkCreate]
-
-
-def clean_text(text: str) -> str:
-    """Remove terminal escape/control sequences and bidi overrides; normalise newlines."""
-    if not _CONTROLS.search(text):
-        return text
-    text = _NEWLINES.sub("\n", text)
-    text = _TERMINAL_SEQ.sub("", text)
-    return _CONTROLS.sub("", text)
 
 
 def html_to_text(html: str) -> str:

@@ -131,7 +131,7 @@ def _print_claim(found: Claim, counts: dict[str, int], links: Sequence[ClaimLink
 
 
 def _print_link(link: ClaimLink, ref: DocumentRef | None, *, stance: bool = False) -> None:
-    from tracker.ingest.html import clean_text
+    from tracker.text import clean_text
 
     label = f"[link {link.id}]" + (f" {link.stance}?" if stance else "")
     click.echo(f"  {label} {_byline(ref, link.document_id)}")
@@ -143,7 +143,7 @@ def _print_link(link: ClaimLink, ref: DocumentRef | None, *, stance: bool = Fals
 
 
 def _byline(ref: DocumentRef | None, document_id: int) -> str:
-    from tracker.ingest.html import clean_text
+    from tracker.text import clean_text
 
     if ref is None:
         return f"document {document_id}"
@@ -283,7 +283,7 @@ def claim_suggest(obj: Context, claim_id: int, limit: int, as_json: bool) -> Non
 def suggest_json(report: SuggestReport) -> dict[str, Any]:
     """The `claim suggest --json` document."""
     from tracker.claimmap import claim_json, document_json
-    from tracker.ingest.html import clean_text
+    from tracker.text import clean_text
 
     rows = []
     for rank, (found, link) in enumerate(report.suggestions, start=1):
@@ -307,7 +307,7 @@ def suggest_json(report: SuggestReport) -> dict[str, Any]:
 
 
 def _print_suggestions(report: SuggestReport) -> None:
-    from tracker.ingest.html import clean_text
+    from tracker.text import clean_text
 
     click.echo(f"suggestions for claim {report.claim.id}: {report.claim.text}")
     learned = "classifier on" if report.classifier else "classifier after 2 accepted and 2 " \
@@ -412,7 +412,7 @@ def _read_text(path: Path) -> str:
 def check_json(report: CheckReport) -> dict[str, Any]:
     """The `claim check --json` document."""
     from tracker.claimmap import claim_json, document_json
-    from tracker.ingest.html import clean_text
+    from tracker.text import clean_text
 
     passages = []
     for rank, (pid, score) in enumerate(report.passages, start=1):
@@ -435,7 +435,7 @@ def check_json(report: CheckReport) -> dict[str, Any]:
 
 
 def _print_check(report: CheckReport) -> None:
-    from tracker.ingest.html import clean_text
+    from tracker.text import clean_text
 
     click.echo("closest claims:" if report.claims else "no claims yet")
     for found, score, counts in report.claims:

@@ -17,8 +17,8 @@ from typing import Any
 from sqlmodel import Session
 
 from tracker import claims
-from tracker.ingest.html import clean_text
 from tracker.models import Claim, ClaimLink
+from tracker.text import clean_text
 
 FORMATS = ("markdown", "json", "argdown", "jsonld")
 ANNO_CONTEXT = "http://www.w3.org/ns/anno.jsonld"

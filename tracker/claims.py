@@ -79,7 +79,7 @@ class Labels:
 
 def clean_claim_text(text: str) -> str:
     """A claim's text as stored: control characters gone, whitespace runs as one space."""
-    from tracker.ingest.html import clean_text
+    from tracker.text import clean_text
 
     cleaned = " ".join(clean_text(text).split())
     if not cleaned:
@@ -558,13 +558,13 @@ def _refuse_deleted(document: Document) -> None:
 
 
 def _clean_note(note: str) -> str | None:
-    from tracker.ingest.html import clean_text
+    from tracker.text import clean_text
 
     return clean_text(note).strip() or None
 
 
 def _label(document: Document) -> str:
-    from tracker.ingest.html import clean_text
+    from tracker.text import clean_text
 
     title = clean_text(document.title or "").strip()
     return f"{document.id} ({title[:60]})" if title else f"{document.id}"

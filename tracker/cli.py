@@ -228,7 +228,7 @@ def add(obj: Context, ref: str, as_json: bool) -> None:
             public = store.to_public(session=session, document=document)
         click.echo(json.dumps(public.model_dump(mode="json"), indent=2, ensure_ascii=False))
         return
-    from tracker.ingest.html import clean_text
+    from tracker.text import clean_text
 
     click.echo(clean_text(f"{outcome}: [{document.id}] arxiv:{document.native_id} "
                           f"{document.title}"))

@@ -22,9 +22,9 @@ from sqlmodel import Session
 from tracker import store
 from tracker.config import Settings
 from tracker.ingest.base import Batch
-from tracker.ingest.html import clean_text
 from tracker.jobs import FeedInfo, SyncReport, sync_source
 from tracker.models import Document, DocumentPublic
+from tracker.text import clean_text
 
 
 def _stderr_console() -> Console:

@@ -30,8 +30,8 @@ from tracker.index.base import SearchFilters
 from tracker.index.catalog import Catalog, DocumentInfo, PassageInfo
 from tracker.index.hybrid import SearchResult
 from tracker.index.query import highlight_spans
-from tracker.ingest.html import clean_text
 from tracker.jobs import IndexReport, index_documents
+from tracker.text import clean_text
 
 _PHASES = {"split": "splitting documents", "embed": "embedding passages"}
 _PLAIN_EVERY = 10.0  # seconds between progress lines when stderr is not a terminal

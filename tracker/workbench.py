@@ -21,8 +21,8 @@ from tracker.config import Settings, source_names
 from tracker.db import session_scope
 from tracker.errors import NotFoundError, TrackerError
 from tracker.index.base import Embedder, SearchFilters
-from tracker.ingest.html import clean_text
 from tracker.models import Claim, ClaimLink, Digest, Document, DocumentPublic
+from tracker.text import clean_text
 from tracker.tui.library import (
     Argument,
     Citation,

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from tracker.ingest.html import ParsedBody, clean_text, html_to_text, parse_body
+from tracker.ingest.html import ParsedBody, html_to_text, parse_body
+from tracker.text import clean_text
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 CORPUS = SHARED / "corpus"

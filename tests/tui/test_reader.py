@@ -7,7 +7,7 @@ import pytest
 from rich.cells import cell_len
 from sqlalchemy import Engine
 
-from tracker.ingest.html import clean_text
+from tracker.text import clean_text
 from tracker.tui.app import TrackerApp
 from tracker.tui.screens.reader import ReaderScreen
 from tracker.tui.widgets.links import LinkList
