@@ -10,7 +10,7 @@ passage the judgement rests on). The store is the one bench/corpus_db.py builds 
 `tracker index` embeds (all-MiniLM-L6-v2); it is copied to a scratch folder first, so the
 claims and labels written here never touch it.
 
-Protocol, per claim (the real code path: `claims.tag`, `claim suggest`, `accept`, `reject`):
+Protocol, per claim (the real code path: `store.tag`, `claim suggest`, `accept`, `reject`):
 
 1. No labels: `claim suggest` ranks documents. Recall@10 of the judged posts (supporting, and
    supporting or opposing).
@@ -98,15 +98,15 @@ def recall(ranking: Sequence[int], wanted: set[int], k: int = K) -> float:
 def run_claim(engine: Any, settings: Any, searcher: Any, item: dict[str, Any],
               ids: dict[str, int], tuning: Any) -> Outcome:
     """Steps 1–4 of the protocol for one claim."""
-    from tracker import claims
-    from tracker.claimjobs import suggest_claim
-    from tracker.db import session_scope
+    from tracker import store
+    from tracker.claims.suggest import suggest_claim
+    from tracker.store.engine import session_scope
 
     posts = [p for p in item["posts"] if p["id"] in ids]
     relevant = {ids[p["id"]] for p in posts}
     supporting = {ids[p["id"]] for p in posts if p["stance"] == "supports"}
     with session_scope(engine) as session:
-        claim_id = claims.add_claim(session=session, text=item["claim"]).id or 0
+        claim_id = store.add_claim(session=session, text=item["claim"]).id or 0
     first = suggest_claim(engine, settings, claim_id, limit=50, searcher=searcher,
                           tuning=tuning)
     ranking0 = [s.document_id for s, _ in first.suggestions]
@@ -133,16 +133,16 @@ def run_claim(engine: Any, settings: Any, searcher: Any, item: dict[str, Any],
 
 def _accept(engine: Any, claim_id: int, posts: Sequence[dict[str, Any]], ids: dict[str, int],
             out: Outcome) -> set[int]:
-    from tracker import claims, store
-    from tracker.db import session_scope
+    from tracker import store
     from tracker.errors import TrackerError
+    from tracker.store.engine import session_scope
 
     accepted = set()
     with session_scope(engine) as session:
         for post in posts:
             document = store.get_document(session=session, ref=str(ids[post["id"]]))
             try:
-                claims.tag(session=session, claim_id=claim_id, document=document,
+                store.tag(session=session, claim_id=claim_id, document=document,
                            quote=post["quote"], stance=post["stance"])
             except TrackerError as e:
                 out.notes.append(f"{post['id']}: {e.msg[:120]}")
@@ -152,8 +152,8 @@ def _accept(engine: Any, claim_id: int, posts: Sequence[dict[str, Any]], ids: di
 
 
 def _reject(engine: Any, report: Any, relevant: set[int]) -> set[int]:
-    from tracker import claims
-    from tracker.db import session_scope
+    from tracker import store
+    from tracker.store.engine import session_scope
 
     rejected: set[int] = set()
     with session_scope(engine) as session:
@@ -161,7 +161,7 @@ def _reject(engine: Any, report: Any, relevant: set[int]) -> set[int]:
             if len(rejected) == LABELS:
                 break
             if found.document_id not in relevant:
-                claims.reject_link(session=session, link_id=link.id or 0)
+                store.reject_link(session=session, link_id=link.id or 0)
                 rejected.add(found.document_id)
     return rejected
 
@@ -169,22 +169,22 @@ def _reject(engine: Any, report: Any, relevant: set[int]) -> set[int]:
 def _stances(engine: Any, searcher: Any, claim_id: int, posts: Sequence[dict[str, Any]],
              ids: dict[str, int], tuning: Any) -> list[tuple[str, str, str, str]]:
     """Stance predictions for every judged post's quoted passage."""
-    from tracker import claims, store
-    from tracker.db import session_scope
+    from tracker import store
     from tracker.errors import TrackerError
     from tracker.index.suggest import Example, cue_stance, fit_stance, predict_stances
+    from tracker.store.engine import session_scope
 
     claim = ""
     located: list[tuple[str, int]] = []  # (judged stance, passage id)
     with session_scope(engine) as session:
-        claim = claims.get_claim(session=session, claim_id=claim_id).text
+        claim = store.get_claim(session=session, claim_id=claim_id).text
         for post in posts:
             document = store.get_document(session=session, ref=str(ids[post["id"]]))
             try:
-                found = claims.anchor_quote(document, post["quote"])
+                found = store.anchor_quote(document, post["quote"])
             except TrackerError:
                 continue
-            passage = claims.passage_at(session=session, document_id=document.id or 0,
+            passage = store.passage_at(session=session, document_id=document.id or 0,
                                               start=found.start, end=found.end)
             if passage is not None:
                 located.append((post["stance"], passage))
@@ -278,8 +278,8 @@ def main() -> None:
         os.environ["TRACKER_HOME"] = scratch
         os.environ["HF_HUB_OFFLINE"] = "1"
         from tracker.config import load_settings
-        from tracker.db import make_engine
-        from tracker.jobs import open_searcher
+        from tracker.search.searcher import open_searcher
+        from tracker.store.engine import make_engine
 
         database = scratch_copy(args.home.resolve(), Path(scratch))
         settings = load_settings(database_url=f"sqlite:///{database}")

@@ -43,8 +43,8 @@ def open_searcher(home: Path) -> Any:
 
     os.environ["TRACKER_HOME"] = str(home)
     from tracker.config import load_settings
-    from tracker.db import make_engine
-    from tracker.jobs import open_searcher as open_store_searcher
+    from tracker.search.searcher import open_searcher as open_store_searcher
+    from tracker.store.engine import make_engine
 
     settings = load_settings()
     return open_store_searcher(make_engine(settings.sqlalchemy_url), settings)

@@ -85,9 +85,9 @@ def build(size: int, home: Path, target: Path) -> None:
 def build_one(size: int, home: Path, target: Path) -> None:
     """The child process of `build`: documents, passages (FTS by trigger), vectors."""
     os.environ["TRACKER_HOME"] = str(target)
-    from tracker.db import make_engine
     from tracker.index.backends import open_keyword_index
     from tracker.index.sqlite import UsearchIndex, vector_file
+    from tracker.store.engine import make_engine
 
     rows, vectors = source_rows(home)
     target.mkdir(parents=True, exist_ok=True)
@@ -169,9 +169,9 @@ def measure_one(size: int, target: Path, queries: list[str]) -> None:
     """The child process of `measure`."""
     os.environ["TRACKER_HOME"] = str(target)
     from tracker.config import load_settings
-    from tracker.db import make_engine
     from tracker.index.base import SearchFilters
-    from tracker.jobs import open_searcher
+    from tracker.search.searcher import open_searcher
+    from tracker.store.engine import make_engine
 
     settings = load_settings()
     searcher = open_searcher(make_engine(settings.sqlalchemy_url), settings)

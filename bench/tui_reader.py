@@ -66,9 +66,9 @@ def make_body(words: int) -> str:
 def seed(words: int) -> dict[str, tuple[int, str]]:
     """A store with a normal post and a huge one: name -> (id, body)."""
     from tracker.config import load_settings
-    from tracker.db import create_schema, make_engine, session_scope
     from tracker.models import AuthorCreate, DocumentCreate
     from tracker.store import get_document, upsert_documents
+    from tracker.store.engine import create_schema, make_engine, session_scope
 
     engine = make_engine(load_settings().sqlalchemy_url)
     create_schema(engine)
@@ -96,7 +96,7 @@ async def open_times(document_id: int, runs: int) -> dict[str, list[float]]:
     """Open the document `runs` times in the app; the timings of each step."""
     from tests.index.conftest import HashEmbedder
     from tracker.config import load_settings
-    from tracker.db import make_engine
+    from tracker.store.engine import make_engine
     from tracker.tui.messages import OpenDocument
     from tracker.tui.screens.reader import ReaderScreen
     from tracker.workbench import make_app

@@ -67,7 +67,7 @@ def percentile(values: list[float], p: float) -> float:
 def open_app() -> Any:
     """The app as `tracker tui` builds it, over TRACKER_HOME."""
     from tracker.config import load_settings
-    from tracker.db import make_engine
+    from tracker.store.engine import make_engine
     from tracker.workbench import make_app
 
     settings = load_settings()

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import Engine, bindparam, column, literal_column, select, table, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlmodel import col
 
 from tracker.errors import IndexBackendError
@@ -339,3 +339,29 @@ def _exact(vectors: dict[int, Vectors], query: Vectors, k: int) -> list[tuple[in
     scores = matrix @ np.asarray(query, dtype=np.float32)
     top = np.argsort(-scores, kind="stable")[:k]
     return [(int(keys[i]), float(scores[i])) for i in top]
+
+
+def fts_in_step(engine: Engine) -> bool | None:
+    """Whether the FTS5 index matches the passages it indexes (None: no FTS table yet).
+
+    FTS5's `integrity-check` with rank 1 compares an external-content index with its content
+    table, so a passage written while the triggers were missing is caught.
+    """
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO passage_fts(passage_fts, rank) "
+                              "VALUES ('integrity-check', 1)"))
+    except DatabaseError as e:  # an index out of step reads as "database disk image is malformed"
+        if "no such table" in str(e.orig):
+            return None
+        if "malformed" in str(e.orig) or "corrupt" in str(e.orig):
+            return False
+        raise IndexBackendError(f"Checking the keyword index failed: {e.orig}") from e
+    return True
+
+
+def rebuild_fts(engine: Engine) -> None:
+    """Rebuild the FTS5 index from the passages (FTS5's `rebuild` command)."""
+    SqliteKeywordIndex(engine).ensure()
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO passage_fts(passage_fts) VALUES ('rebuild')"))

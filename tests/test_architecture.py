@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -60,3 +61,70 @@ def test_cli_import_loads_no_heavy_stack() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             timeout=60, check=True)
     assert result.stdout.strip() == ""
+
+
+def _import_cycles(tree: Path) -> list[list[str]]:
+    """Strongly connected groups of modules in the import graph, imports inside functions and
+    under TYPE_CHECKING included (grimp parses every import statement)."""
+    code = (
+        "import json, grimp\n"
+        "graph = grimp.build_graph('tracker', cache_dir=None)\n"
+        "print(json.dumps({m: sorted(graph.find_modules_directly_imported_by(m))"
+        " for m in graph.modules}))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    result = subprocess.run([sys.executable, "-c", code], cwd=tree, env=env,
+                            capture_output=True, text=True, timeout=120, check=True)
+    edges: dict[str, list[str]] = json.loads(result.stdout)
+    return [group for group in _strongly_connected(edges) if len(group) > 1]
+
+
+def _strongly_connected(edges: dict[str, list[str]]) -> list[list[str]]:
+    """Tarjan's algorithm, iterative."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    groups: list[list[str]] = []
+    for root in edges:
+        if root in index:
+            continue
+        work = [(root, iter(edges.get(root, [])))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(edges.get(child, []))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                group = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    group.append(member)
+                    if member == node:
+                        break
+                groups.append(sorted(group))
+    return groups
+
+
+def test_the_cycle_finder_finds_a_cycle() -> None:
+    edges = {"a": ["b"], "b": ["c"], "c": ["a"], "d": ["a"]}
+    assert [g for g in _strongly_connected(edges) if len(g) > 1] == [["a", "b", "c"]]
+
+
+def test_no_import_cycles_anywhere(tmp_path: Path) -> None:
+    cycles = _import_cycles(_namespace_tree(tmp_path / "tree"))
+    assert cycles == [], "import cycles:\n" + "\n".join(" <-> ".join(g) for g in cycles)

@@ -2,42 +2,30 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from textual import on
-from textual.app import App, SystemCommand
+from textual.app import SystemCommand
 from textual.binding import Binding
-from textual.dom import DOMNode
-from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from tracker.errors import TrackerError
+from tracker.tui.host import JOB_TASKS, HostApp, JobEvent
 from tracker.tui.library import Library, Progress
 from tracker.tui.messages import OpenDocument
-
-log = logging.getLogger(__name__)
+from tracker.tui.screens.claims import ClaimsScreen
+from tracker.tui.screens.digests import DigestsScreen
+from tracker.tui.screens.help import HelpScreen
+from tracker.tui.screens.reader import ReaderScreen
+from tracker.tui.screens.search import SearchScreen
+from tracker.tui.screens.status import StatusScreen
 
 MODES_ORDER = ("search", "claims", "status", "digests")
-JOB_TASKS = {"sync": "Sync", "index": "Index run"}
 _ACTIVE = (WorkerState.PENDING, WorkerState.RUNNING)
 
 
-@dataclass(frozen=True)
-class JobEvent:
-    """A change in the app's background job (a sync or an index run)."""
-
-    task: str
-    """sync | index"""
-    running: bool
-    progress: Progress | None = None
-    message: str = ""
-    failed: bool = False
-
-
-class TrackerApp(App[None]):
+class TrackerApp(HostApp):
     """Search, read, follow citations and tag claims over one store.
 
     Args:
@@ -57,26 +45,17 @@ class TrackerApp(App[None]):
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 
-    job_event: reactive[JobEvent | None] = reactive(None, always_update=True)
-    """The latest news of the background job; screens `watch` it."""
-
     def __init__(self, library: Library, *, start: str = "search",
                  index_on_start: bool = False) -> None:
-        super().__init__()
+        super().__init__(library)
         if start not in MODES_ORDER:
             raise TrackerError(f"Unknown screen '{start}'; choose one of {', '.join(MODES_ORDER)}")
-        self.library = library
         self.start = start
         self.index_on_start = index_on_start
         self.job: Worker[list[str]] | None = None
         self._quiet = False
 
     def on_mount(self) -> None:
-        from tracker.tui.screens.claims import ClaimsScreen
-        from tracker.tui.screens.digests import DigestsScreen
-        from tracker.tui.screens.search import SearchScreen
-        from tracker.tui.screens.status import StatusScreen
-
         self.add_mode("search", SearchScreen)
         self.add_mode("claims", ClaimsScreen)
         self.add_mode("status", StatusScreen)
@@ -149,14 +128,10 @@ class TrackerApp(App[None]):
     @on(OpenDocument)
     def open_document(self, message: OpenDocument) -> None:
         """Open the reader on top of the current screen (the reader handles its own links)."""
-        from tracker.tui.screens.reader import ReaderScreen
-
         self.push_screen(ReaderScreen(message.document_id, at=message.at))
 
     def action_help(self) -> None:
         """Show the keys of the current screen and of the app."""
-        from tracker.tui.screens.help import HelpScreen
-
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.screen))
 
@@ -178,18 +153,6 @@ class TrackerApp(App[None]):
         self.library.cancel()
         self.exit()
 
-    # --- errors -------------------------------------------------------------------------------
-
-    def show_error(self, error: BaseException) -> None:
-        """An expected failure as a notification; anything else is logged and notified too."""
-        if isinstance(error, TrackerError):
-            self.notify(error.msg, title=error.title or "Error", severity="error",
-                        markup=False, timeout=8)
-            return
-        log.error("unexpected error in the TUI", exc_info=error)
-        self.notify(f"{type(error).__name__}: {error}", title="Unexpected error",
-                    severity="error", markup=False, timeout=12)
-
     @on(Worker.StateChanged)
     def worker_changed(self, event: Worker.StateChanged) -> None:
         """The app's own workers (the job): their end is reported here. (A screen's workers
@@ -207,24 +170,3 @@ def _failed(line: str) -> bool:
 
 def _nothing_done(lines: list[str]) -> bool:
     return all(" 0 documents split, 0 passages added, 0 embedded" in line for line in lines)
-
-
-def library_of(node: DOMNode) -> Library:
-    """The app's `Library`, for a screen or widget of this app."""
-    app = node.app
-    assert isinstance(app, TrackerApp), "tracker screens run inside TrackerApp"
-    return app.library
-
-
-def app_of(node: DOMNode) -> TrackerApp:
-    """The TrackerApp a screen or widget belongs to."""
-    app = node.app
-    assert isinstance(app, TrackerApp), "tracker screens run inside TrackerApp"
-    return app
-
-
-def show_error(node: DOMNode, error: BaseException) -> None:
-    """Report a failure from a screen or widget as a notification."""
-    app = node.app
-    assert isinstance(app, TrackerApp)
-    app.show_error(error)

@@ -10,10 +10,10 @@ from click.testing import CliRunner
 from sqlalchemy import Engine
 
 from tests.index.conftest import HashEmbedder, doc, put  # noqa: F401  (re-exported)
-from tracker import claims, store
+from tracker import store
 from tracker.cli import cli
-from tracker.db import session_scope
 from tracker.models import ClaimLink
+from tracker.store.engine import session_scope
 
 GOODHART = (
     "Goodhart's law says: “When a measure becomes a target, it ceases to be a good measure.”\n\n"
@@ -51,7 +51,7 @@ def one_line_error(err: str) -> str:
 def new_claim(engine: Engine, text: str = "Optimising a proxy hard breaks it") -> int:
     """A claim's id."""
     with session_scope(engine) as session:
-        claim = claims.add_claim(session=session, text=text)
+        claim = store.add_claim(session=session, text=text)
         assert claim.id is not None
         return claim.id
 
@@ -61,7 +61,7 @@ def tag(engine: Engine, claim_id: int, ref: str, quote: str, stance: str = "supp
     """Tag a passage through the store."""
     with session_scope(engine) as session:
         document = store.get_document(session=session, ref=ref)
-        link, _ = claims.tag(session=session, claim_id=claim_id, document=document, quote=quote,
+        link, _ = store.tag(session=session, claim_id=claim_id, document=document, quote=quote,
                              stance=stance, **options)
         return link
 
@@ -69,7 +69,7 @@ def tag(engine: Engine, claim_id: int, ref: str, quote: str, stance: str = "supp
 def links(engine: Engine, claim_id: int) -> list[ClaimLink]:
     """A claim's links, oldest first."""
     with session_scope(engine) as session:
-        return claims.claim_links(session=session, claim_id=claim_id)
+        return store.claim_links(session=session, claim_id=claim_id)
 
 
 @pytest.fixture

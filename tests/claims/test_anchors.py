@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.claims.conftest import GOODHART
-from tracker import anchors
+from tracker.store import anchors
 
 
 def spans(text: str, quote: str) -> list[tuple[str, str]]:

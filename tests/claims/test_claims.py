@@ -7,23 +7,23 @@ import pytest
 from sqlalchemy import Engine
 
 from tests.claims.conftest import GOODHART, doc, links, new_claim, put, tag
-from tracker import claims, store
-from tracker.db import session_scope
+from tracker import store
 from tracker.errors import NotFoundError, TrackerError
 from tracker.models import ClaimLink
+from tracker.store.engine import session_scope
 
 
 def test_claims_are_added_listed_edited_and_counted(engine: Engine) -> None:
     first = new_claim(engine, "  Deceptive alignment\n is likely   by default ")
     second = new_claim(engine, "Takeoff will be slow 🐢 — 慢")
     with session_scope(engine) as session:
-        rows = claims.list_claims(session=session)
+        rows = store.list_claims(session=session)
         assert [c.text for c in rows] == ["Deceptive alignment is likely by default",
                                           "Takeoff will be slow 🐢 — 慢"]
-        claims.edit_claim(session=session, claim_id=first, text="Deceptive alignment is likely")
-        assert claims.get_claim(session=session, claim_id=first).text == \
+        store.edit_claim(session=session, claim_id=first, text="Deceptive alignment is likely")
+        assert store.get_claim(session=session, claim_id=first).text == \
             "Deceptive alignment is likely"
-        counts = claims.count_links(session=session, claim_ids=[first, second])
+        counts = store.count_links(session=session, claim_ids=[first, second])
     assert counts[second] == {"supports": 0, "opposes": 0, "mentions": 0, "stale": 0,
                               "suggested": 0, "rejected": 0}
 
@@ -31,17 +31,17 @@ def test_claims_are_added_listed_edited_and_counted(engine: Engine) -> None:
 @pytest.mark.parametrize("text", ["", "   ", "\x1b[31m\x00 \u202e", "x" * 4001])
 def test_empty_or_huge_claims_are_refused(engine: Engine, text: str) -> None:
     with session_scope(engine) as session, pytest.raises(TrackerError, match="claim"):
-        claims.add_claim(session=session, text=text)
+        store.add_claim(session=session, text=text)
 
 
 def test_unknown_claim_and_link_ids_are_not_found(engine: Engine) -> None:
     with session_scope(engine) as session:
         with pytest.raises(NotFoundError, match="No claim 999. `tracker claim list`"):
-            claims.get_claim(session=session, claim_id=999)
+            store.get_claim(session=session, claim_id=999)
         with pytest.raises(NotFoundError, match="No claim link 5"):
-            claims.accept_link(session=session, link_id=5)
+            store.accept_link(session=session, link_id=5)
         with pytest.raises(NotFoundError, match="No claim -1"):
-            claims.merge_claims(session=session, source_id=-1, target_id=1)
+            store.merge_claims(session=session, source_id=-1, target_id=1)
 
 
 def test_tag_anchors_the_exact_text_with_span_context_and_revision(engine: Engine) -> None:
@@ -116,23 +116,23 @@ def test_merge_keeps_every_link(engine: Engine) -> None:
             tag(engine, b, "g", "selecting on a proxy also selects for noise").id,
             tag(engine, c, "g", "at the extremes", stance="mentions").id]
     with session_scope(engine) as session:
-        claims.reject_link(session=session, link_id=kept[1])
-        claims.merge_claims(session=session, source_id=c, target_id=a)
-        target, moved = claims.merge_claims(session=session, source_id=a, target_id=b)
+        store.reject_link(session=session, link_id=kept[1])
+        store.merge_claims(session=session, source_id=c, target_id=a)
+        target, moved = store.merge_claims(session=session, source_id=a, target_id=b)
         assert (target.id, moved) == (b, 3)
         with pytest.raises(TrackerError, match="was merged into claim"):
-            claims.merge_claims(session=session, source_id=a, target_id=c)
+            store.merge_claims(session=session, source_id=a, target_id=c)
         with pytest.raises(TrackerError, match="into itself"):
-            claims.merge_claims(session=session, source_id=b, target_id=b)
-        assert claims.get_claim(session=session, claim_id=a).id == b  # a names b now
-        assert claims.get_claim(session=session, claim_id=c).id == b
-        assert [x.id for x in claims.list_claims(session=session)] == [b]
+            store.merge_claims(session=session, source_id=b, target_id=b)
+        assert store.get_claim(session=session, claim_id=a).id == b  # a names b now
+        assert store.get_claim(session=session, claim_id=c).id == b
+        assert [x.id for x in store.list_claims(session=session)] == [b]
     after = links(engine, b)
     assert sorted(k.id for k in after) == sorted(kept)  # nothing lost, duplicates included
     assert {k.id: k.status for k in after}[kept[1]] == "rejected"
     with session_scope(engine) as session:
-        assert claims.delete_claim(session=session, claim_id=b) == 4
-        assert claims.list_claims(session=session, merged=True) == []  # a and c went with b
+        assert store.delete_claim(session=session, claim_id=b) == 4
+        assert store.list_claims(session=session, merged=True) == []  # a and c went with b
 
 
 def edit(engine: Engine, body: str, title: str = "Goodhart") -> None:
@@ -181,9 +181,9 @@ def test_typographic_edit_follows_but_a_rewording_goes_stale(engine: Engine) -> 
         (follows.quote, follows.start, follows.end, follows.revision)
     assert stale.revision != before.revision
     with session_scope(engine) as session, pytest.raises(TrackerError, match="no longer in"):
-        claims.accept_link(session=session, link_id=stale.id or 0)
+        store.accept_link(session=session, link_id=stale.id or 0)
     with session_scope(engine) as session:
-        confirmed = claims.accept_link(session=session, link_id=stale.id or 0,
+        confirmed = store.accept_link(session=session, link_id=stale.id or 0,
                                        quote="Optimisation pressure exploits any proxy")
         assert confirmed.status == "confirmed" and reworded[confirmed.start:confirmed.end] == \
             "Optimisation pressure exploits any proxy"
@@ -199,7 +199,7 @@ def test_stale_link_stays_stale_until_confirmed_even_if_the_text_returns(engine:
     reverted = one(engine, claim)
     assert reverted.status == "stale"
     with session_scope(engine) as session:
-        confirmed = claims.accept_link(session=session, link_id=reverted.id or 0)
+        confirmed = store.accept_link(session=session, link_id=reverted.id or 0)
         document = store.get_document(session=session, ref="g")
         assert confirmed.status == "confirmed" and confirmed.revision == document.content_hash
 
@@ -219,8 +219,8 @@ def test_suggestions_whose_passage_is_gone_are_dropped_not_kept(engine: Engine) 
     claim = new_claim(engine)
     with session_scope(engine) as session:
         document = store.get_document(session=session, ref="g")
-        [saved] = claims.save_suggestions(session=session, claim_id=claim, rows=[
-            claims.Suggested(document.id or 0, 1, 0, 20, 0.5, "supports")])
-        rejected = claims.reject_link(session=session, link_id=saved.id or 0)
+        [saved] = store.save_suggestions(session=session, claim_id=claim, rows=[
+            store.Suggested(document.id or 0, 1, 0, 20, 0.5, "supports")])
+        rejected = store.reject_link(session=session, link_id=saved.id or 0)
     edit(engine, "Nothing of the old text.")
     assert [(k.id, k.status) for k in links(engine, claim)] == [(rejected.id, "rejected")]

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 
 from tests.claims.conftest import GOODHART, doc, one_line_error, put, run, run_json
 from tracker.config import load_settings
-from tracker.db import make_engine
+from tracker.store.engine import make_engine
 
 HOSTILE = "Evil \x1b[31mred\x1b[0m title \u202e [x](y) <z> #tag @user *b* _i_ \\"
 

@@ -9,11 +9,11 @@ from sqlalchemy import Engine
 
 from tests.claims.conftest import HashEmbedder, doc, links, new_claim, put, tag
 from tests.index.conftest import run_index, searcher
-from tracker import claims
-from tracker.claimjobs import SuggestReport, check_text, suggest_claim
+from tracker import store
+from tracker.claims.suggest import SuggestReport, check_text, suggest_claim
 from tracker.config import load_settings
-from tracker.db import session_scope
 from tracker.index.suggest import Example, Tuning, cue_stance, fit_logistic, fit_stance
+from tracker.store.engine import session_scope
 
 CLAIM = "Optimising a proxy measure hard breaks the proxy"
 
@@ -42,7 +42,7 @@ OTHER = [("c1", "Bread", "Bake bread at high heat with steam."),
 
 
 @pytest.fixture
-def store(engine: Engine, embedder: HashEmbedder) -> Engine:
+def seeded(engine: Engine, embedder: HashEmbedder) -> Engine:
     put(engine, *(doc(n, t, b) for n, t, b in GOODHART + SERVERS + OTHER))
     run_index(engine, embedder)
     return engine
@@ -64,15 +64,15 @@ def decide(engine: Engine, report: SuggestReport, ids: set[str], *, accept: bool
         for found, link in report.suggestions:
             if report.documents[found.document_id].native_id in ids:
                 if accept:
-                    claims.accept_link(session=session, link_id=link.id or 0, stance=stance)
+                    store.accept_link(session=session, link_id=link.id or 0, stance=stance)
                 else:
-                    claims.reject_link(session=session, link_id=link.id or 0)
+                    store.reject_link(session=session, link_id=link.id or 0)
 
 
-def test_without_labels_the_claim_text_finds_lookalikes(store: Engine,
+def test_without_labels_the_claim_text_finds_lookalikes(seeded: Engine,
                                                         embedder: HashEmbedder) -> None:
-    claim = new_claim(store, CLAIM)
-    report = suggest(store, embedder, claim)
+    claim = new_claim(seeded, CLAIM)
+    report = suggest(seeded, embedder, claim)
     assert not report.classifier and report.stance_model == "cues" and report.vectors
     assert native(report)[0].startswith("s")  # the words match proxy servers best
     assert all(link.status == "suggested" and link.origin == "suggested"
@@ -83,8 +83,8 @@ def test_without_labels_the_claim_text_finds_lookalikes(store: Engine,
         assert link.quote == passage.text and link.score == pytest.approx(found.score)
 
 
-def test_labels_train_a_classifier_that_reranks(store: Engine, embedder: HashEmbedder) -> None:
-    engine = store
+def test_labels_train_a_classifier_that_reranks(seeded: Engine, embedder: HashEmbedder) -> None:
+    engine = seeded
     claim = new_claim(engine, CLAIM)
     tag(engine, claim, "g1", "When a measure becomes a target it ceases to be a good measure")
     tag(engine, claim, "g2", "the agent games the reward")
@@ -104,53 +104,53 @@ def test_labels_train_a_classifier_that_reranks(store: Engine, embedder: HashEmb
     assert len(goodhart & set(ranked[:4])) > len(goodhart & set(before[:4]))
 
 
-def test_rejected_passages_never_come_back(store: Engine, embedder: HashEmbedder) -> None:
-    claim = new_claim(store, CLAIM)
-    report = suggest(store, embedder, claim, limit=50)
+def test_rejected_passages_never_come_back(seeded: Engine, embedder: HashEmbedder) -> None:
+    claim = new_claim(seeded, CLAIM)
+    report = suggest(seeded, embedder, claim, limit=50)
     rejected = set(native(report)[:3])
-    decide(store, report, rejected, accept=False)
+    decide(seeded, report, rejected, accept=False)
     for _ in range(2):
-        again = suggest(store, embedder, claim, limit=50)
+        again = suggest(seeded, embedder, claim, limit=50)
         assert rejected.isdisjoint(native(again))
     # The same text re-split under new passage ids stays rejected too.
-    put(store, *(doc(n, t + " (retitled)", b) for n, t, b in SERVERS))
-    run_index(store, embedder)
-    assert rejected.isdisjoint(native(suggest(store, embedder, claim, limit=50)))
-    statuses = [k.status for k in links(store, claim)]
+    put(seeded, *(doc(n, t + " (retitled)", b) for n, t, b in SERVERS))
+    run_index(seeded, embedder)
+    assert rejected.isdisjoint(native(suggest(seeded, embedder, claim, limit=50)))
+    statuses = [k.status for k in links(seeded, claim)]
     assert statuses.count("rejected") == 3
 
 
 def test_suggestions_keep_their_link_ids_and_stay_apart_from_confirmed(
-        store: Engine, embedder: HashEmbedder) -> None:
-    claim = new_claim(store, CLAIM)
-    tag(store, claim, "g1", "When a measure becomes a target")
-    first = suggest(store, embedder, claim)
-    second = suggest(store, embedder, claim)
+        seeded: Engine, embedder: HashEmbedder) -> None:
+    claim = new_claim(seeded, CLAIM)
+    tag(seeded, claim, "g1", "When a measure becomes a target")
+    first = suggest(seeded, embedder, claim)
+    second = suggest(seeded, embedder, claim)
     assert [k.id for _, k in first.suggestions] == [k.id for _, k in second.suggestions]
     assert "g1" not in native(second)  # already confirmed
-    with session_scope(store) as session:
-        counts = claims.count_links(session=session, claim_ids=[claim])[claim]
+    with session_scope(seeded) as session:
+        counts = store.count_links(session=session, claim_ids=[claim])[claim]
     assert counts["supports"] == 1 and counts["suggested"] == len(second.suggestions)
-    fewer = suggest(store, embedder, claim, limit=2)
-    assert len([k for k in links(store, claim) if k.status == "suggested"]) == 2
+    fewer = suggest(seeded, embedder, claim, limit=2)
+    assert len([k for k in links(seeded, claim) if k.status == "suggested"]) == 2
     assert [k.id for _, k in fewer.suggestions] == [k.id for _, k in second.suggestions][:2]
 
 
-def test_stance_is_learned_from_confirmed_examples(store: Engine,
+def test_stance_is_learned_from_confirmed_examples(seeded: Engine,
                                                    embedder: HashEmbedder) -> None:
-    claim = new_claim(store, CLAIM)
-    tag(store, claim, "g1", "When a measure becomes a target", stance="supports")
-    tag(store, claim, "g3", "Any measure that becomes a target stops measuring")
-    tag(store, claim, "g5", "I disagree that goodhart dooms every target measure",
+    claim = new_claim(seeded, CLAIM)
+    tag(seeded, claim, "g1", "When a measure becomes a target", stance="supports")
+    tag(seeded, claim, "g3", "Any measure that becomes a target stops measuring")
+    tag(seeded, claim, "g5", "I disagree that goodhart dooms every target measure",
         stance="opposes")
-    report = suggest(store, embedder, claim, limit=20)
+    report = suggest(seeded, embedder, claim, limit=20)
     assert report.stance_model == "centroid"
     stances = {report.documents[s.document_id].native_id: s.stance for s, _ in report.suggestions}
     assert stances["g6"] == "opposes" and stances["g4"] == "supports"
-    with session_scope(store) as session:
+    with session_scope(seeded) as session:
         link = next(k for s, k in report.suggestions
                     if report.documents[s.document_id].native_id == "g6")
-        accepted = claims.accept_link(session=session, link_id=link.id or 0)
+        accepted = store.accept_link(session=session, link_id=link.id or 0)
         assert (accepted.status, accepted.stance, accepted.origin) == \
             ("confirmed", "opposes", "suggested")
 
@@ -163,14 +163,14 @@ def test_keyword_only_store_still_suggests(engine: Engine) -> None:
     assert not report.vectors and native(report)[0].startswith("s")
 
 
-def test_check_finds_claims_and_passages_with_their_stances(store: Engine,
+def test_check_finds_claims_and_passages_with_their_stances(seeded: Engine,
                                                             embedder: HashEmbedder) -> None:
-    claim = new_claim(store, CLAIM)
-    other = new_claim(store, "Bread needs steam")
-    tag(store, claim, "g5", "I disagree that goodhart dooms every target measure",
+    claim = new_claim(seeded, CLAIM)
+    other = new_claim(seeded, "Bread needs steam")
+    tag(seeded, claim, "g5", "I disagree that goodhart dooms every target measure",
         stance="opposes")
-    report = check_text(store, load_settings(), "Reward hacking shows goodhart: once a measure "
-                        "is a target it fails.", searcher=searcher(store, embedder))
+    report = check_text(seeded, load_settings(), "Reward hacking shows goodhart: once a measure "
+                        "is a target it fails.", searcher=searcher(seeded, embedder))
     assert report.claims[0][0].id == claim and {c.id for c, _, _ in report.claims} == \
         {claim, other}
     docs = [report.documents[report.info[pid].document_id].native_id

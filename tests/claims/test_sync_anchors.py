@@ -16,7 +16,7 @@ from tests.conftest import SHARED
 from tests.servers.forum import ForumData, ForumServer, Site, sample_sites
 from tracker import store
 from tracker.config import load_settings
-from tracker.db import make_engine, session_scope
+from tracker.store.engine import make_engine, session_scope
 
 
 @pytest.fixture

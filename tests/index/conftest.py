@@ -14,14 +14,14 @@ from sqlalchemy import Engine
 
 from tracker import store
 from tracker.config import Settings, load_settings
-from tracker.db import session_scope
 from tracker.index.backends import open_keyword_index, open_vector_index
 from tracker.index.base import Embedder, Vectors
 from tracker.index.catalog import Catalog
 from tracker.index.hybrid import HybridSearcher
 from tracker.index.query import words
-from tracker.jobs import IndexReport, index_documents
 from tracker.models import AuthorCreate, DocumentCreate
+from tracker.search.indexing import IndexReport, index_documents
+from tracker.store.engine import session_scope
 
 
 class HashEmbedder(Embedder):

@@ -20,9 +20,9 @@ from tests.conftest import REPO
 from tests.index.conftest import corpus_slice, put
 from tracker.cli import cli
 from tracker.config import load_settings
-from tracker.db import make_engine, session_scope
 from tracker.index.query import words
 from tracker.models import DocumentCreate, Passage, PassageEmbedding
+from tracker.store.engine import make_engine, session_scope
 
 MODEL = "all-MiniLM-L6-v2"
 

@@ -11,10 +11,10 @@ from sqlalchemy import Engine, func, select
 
 from tests.index.conftest import T0, HashEmbedder, doc, put, run_index, searcher
 from tracker import store
-from tracker.db import session_scope
 from tracker.index.backends import open_vector_index
 from tracker.index.base import SearchFilters, Vectors
 from tracker.models import Passage, PassageEmbedding
+from tracker.store.engine import session_scope
 
 LONG = " ".join(f"Paragraph {i} talks about gradient descent and loss landscapes in depth."
                 for i in range(60))
@@ -185,7 +185,7 @@ def test_similar_documents(engine: Engine, embedder: HashEmbedder) -> None:
 
 @pytest.mark.postgres
 def test_sqlite_and_postgres_give_the_same_top_results(tmp_path, pg_url: str) -> None:
-    from tracker.db import make_engine
+    from tracker.store.engine import make_engine
 
     queries = ["RL supervised learning equivalent", "Goodhart proxies optimisation",
                "malaria nets", "policy gradients exploration", "gradient descent loss landscapes",

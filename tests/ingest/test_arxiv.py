@@ -19,14 +19,14 @@ from tests.servers.local import Reply
 from tracker import store
 from tracker.cli import cli
 from tracker.config import ArxivSettings, Settings, load_settings
-from tracker.db import make_engine, session_scope
 from tracker.errors import NotFoundError, SourceError
 from tracker.ingest.arxiv import ArxivSource, paper_id
 from tracker.ingest.html import parse_body
 from tracker.ingest.http import make_client
 from tracker.ingest.links import classify_url
-from tracker.jobs import sync_source
 from tracker.models import AuthorCreate, Document, DocumentCreate
+from tracker.store.engine import make_engine, session_scope
+from tracker.sync.sources import sync_source
 
 JULY_1 = datetime(2025, 7, 1, tzinfo=UTC)
 JULY_15 = datetime(2025, 7, 15, tzinfo=UTC)

@@ -19,13 +19,13 @@ from tests.servers.local import Reply
 from tracker import store
 from tracker.cli import cli
 from tracker.config import FeedsSettings, load_settings
-from tracker.db import make_engine, session_scope
 from tracker.ingest.feedlist import FeedState, feed_name, slug, state_stream
 from tracker.ingest.feeds import FeedsSource
 from tracker.ingest.html import parse_body
 from tracker.ingest.http import make_client
-from tracker.jobs import sync_source
 from tracker.models import AuthorCreate, CrossPost, Document, DocumentCreate
+from tracker.store.engine import make_engine, session_scope
+from tracker.sync.sources import sync_source
 
 
 @pytest.fixture(scope="session")

@@ -35,8 +35,8 @@ from tests.servers.forum import (
 from tracker import store
 from tracker.cli import cli
 from tracker.config import load_settings
-from tracker.db import make_engine, session_scope
 from tracker.models import Document, Revision
+from tracker.store.engine import make_engine, session_scope
 
 CONTACT = "tests@example.invalid"
 

@@ -15,7 +15,6 @@ from sqlmodel import col, select
 from tracker import store
 from tracker.cli import cli
 from tracker.config import load_settings
-from tracker.db import make_engine, session_scope
 from tracker.models import (
     AuthorCreate,
     Claim,
@@ -26,6 +25,7 @@ from tracker.models import (
     LinkCreate,
     Tag,
 )
+from tracker.store.engine import make_engine, session_scope
 
 WEEK = "2026-W07"  # Monday 9 to Sunday 15 February 2026
 LW = "https://www.lesswrong.com/posts"
@@ -219,7 +219,7 @@ def test_index_runs_in_slices_and_stops_between_them(seeded: None) -> None:
     from tests.index.conftest import HashEmbedder
     from tracker.index.backends import open_keyword_index
     from tracker.models import Passage, PassageEmbedding
-    from tracker.scheduler import index_in_slices
+    from tracker.service.scheduler import index_in_slices
 
     settings = load_settings()
     engine = make_engine(settings.sqlalchemy_url)

@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from tests.service.test_digest import WEEK, seed
 from tracker.cli import cli
 from tracker.config import load_settings
-from tracker.db import make_engine
+from tracker.store.engine import make_engine
 
 PASSWORD = "hunter2-s3cret"
 
@@ -194,14 +194,15 @@ def test_scheduled_digest_job_writes_and_mails_the_last_week(
 ) -> None:
     from datetime import UTC, datetime
 
-    from tracker import jobs, paths
-    from tracker.digest import previous_week
-    from tracker.scheduler import job_context
+    from tracker import paths
+    from tracker.service import scheduler
+    from tracker.service.digest import previous_week
+    from tracker.service.scheduler import job_context
 
     settings = load_settings()
     engine = make_engine(settings.sqlalchemy_url)
     with job_context(engine, settings):
-        jobs.scheduled_digest()  # what the job store calls, by name
+        scheduler.run_digest()  # what the job store calls, by name
     engine.dispose()
     week = previous_week(datetime.now(UTC), "UTC")
     assert (paths.data_dir() / "digests" / f"{week}.html").exists()

@@ -18,9 +18,9 @@ from tests.servers.forum import ForumServer
 from tests.service.conftest import start_serve
 from tracker.cli import cli
 from tracker.config import load_settings
-from tracker.db import make_engine, session_scope
 from tracker.models import Document, SyncRun
-from tracker.scheduler import next_runs
+from tracker.service.scheduler import next_runs
+from tracker.store.engine import make_engine, session_scope
 
 
 def runs() -> list[SyncRun]:
@@ -186,7 +186,7 @@ def test_bad_schedule_and_unreachable_smtp_fail_at_start(
 def test_digest_schedule_follows_weekday_time_and_timezone(
     monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tracker.scheduler import triggers
+    from tracker.service.scheduler import triggers
 
     monkeypatch.setenv("TRACKER_DIGEST__WEEKDAY", "fri")
     monkeypatch.setenv("TRACKER_DIGEST__TIME", "7:30")

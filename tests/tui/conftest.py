@@ -13,8 +13,9 @@ from sqlalchemy import Engine
 from tests.index.conftest import HashEmbedder
 from tests.servers.forum import ForumServer, Site, sample_sites
 from tracker.config import load_settings
-from tracker.db import make_engine
-from tracker.jobs import index_documents, sync_source
+from tracker.search.indexing import index_documents
+from tracker.store.engine import make_engine
+from tracker.sync.sources import sync_source
 from tracker.tui.app import TrackerApp
 from tracker.workbench import Workbench, make_app
 

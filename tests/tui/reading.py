@@ -9,8 +9,8 @@ from sqlalchemy import Engine, text
 from textual.pilot import Pilot
 
 from tracker import store
-from tracker.db import session_scope
 from tracker.models import AuthorCreate, DocumentCreate
+from tracker.store.engine import session_scope
 from tracker.tui.library import Page
 from tracker.tui.messages import OpenDocument
 from tracker.tui.screens.reader import ReaderScreen

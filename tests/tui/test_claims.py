@@ -10,8 +10,8 @@ from textual.notifications import Notify
 from textual.pilot import Pilot
 
 from tracker import store
-from tracker.db import session_scope
 from tracker.models import DocumentCreate
+from tracker.store.engine import session_scope
 from tracker.tui.app import TrackerApp
 from tracker.tui.messages import OpenDocument
 from tracker.tui.widgets.argument import STALE_FLAG, ArgumentList
@@ -211,7 +211,7 @@ async def test_suggestions_without_an_index_say_what_to_do(engine: Engine) -> No
     """A claim on a store whose documents are not indexed yet: `g` explains, nothing breaks."""
     from tests.index.conftest import HashEmbedder
     from tracker.config import load_settings
-    from tracker.db import make_engine
+    from tracker.store.engine import make_engine
     from tracker.workbench import make_app
 
     empty = make_engine(load_settings().sqlalchemy_url.replace("tracker.db", "empty.db"))

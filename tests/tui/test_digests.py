@@ -12,7 +12,7 @@ from textual.widgets import Markdown, OptionList
 from textual.widgets.markdown import MarkdownBlock
 
 from tracker.config import load_settings
-from tracker.digest import previous_week
+from tracker.service.digest import previous_week
 from tracker.tui.app import TrackerApp
 from tracker.tui.screens.digests import DigestsScreen
 from tracker.workbench import Workbench

@@ -83,7 +83,7 @@ def test_tui_refuses_without_a_terminal() -> None:
 
 async def test_an_empty_store_opens_every_screen() -> None:
     """First start before any sync: every screen opens and says what to do, nothing fails."""
-    from tracker.db import make_engine
+    from tracker.store.engine import make_engine
 
     engine = make_engine(load_settings().sqlalchemy_url)
     app = make_app(engine, load_settings(), embedder=HashEmbedder(), index_on_start=True)

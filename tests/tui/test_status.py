@@ -14,8 +14,8 @@ from tests.index.conftest import HashEmbedder
 from tests.servers.forum import Fault, ForumServer, Site, sample_sites
 from tracker import store
 from tracker.config import load_settings
-from tracker.db import session_scope
 from tracker.models import DocumentCreate
+from tracker.store.engine import session_scope
 from tracker.tui.app import TrackerApp
 from tracker.tui.screens.status import COLUMNS, StatusScreen
 from tracker.tui.widgets.progress import JobProgress

@@ -166,7 +166,7 @@ async def test_a_refused_tag_is_a_notification(app: TrackerApp, workbench: Workb
     from textual.notifications import Notify
 
     from tracker import store
-    from tracker.db import session_scope
+    from tracker.store.engine import session_scope
 
     claim = workbench.add_claim("Gears-level models are capital investments")
     page = cited_post(workbench, engine)

@@ -1,4 +1,4 @@
-"""The Library the app is given (tracker/workbench.py), over the seeded corpus store."""
+"""The Library the app is given (tracker/workbench/), over the seeded corpus store."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import pytest
 from sqlalchemy import Engine
 
 from tracker import store
-from tracker.db import session_scope
 from tracker.errors import TrackerError
 from tracker.models import AuthorCreate, DocumentCreate
+from tracker.store.engine import session_scope
 from tracker.tui.library import Query
 from tracker.workbench import Workbench
 

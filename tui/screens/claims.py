@@ -13,7 +13,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, OptionList, Static
 from textual.worker import Worker, WorkerState
 
-from tracker.tui.app import library_of, show_error
+from tracker.tui.host import library_of, show_error
 from tracker.tui.library import Argument, ClaimDetail, ClaimSummary, Library
 from tracker.tui.messages import OpenDocument
 from tracker.tui.widgets.argument import ArgumentList

@@ -13,7 +13,7 @@ from textual.widgets import Footer, Header, Input, Markdown, OptionList, Static
 from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
-from tracker.tui.app import library_of, show_error
+from tracker.tui.host import library_of, show_error
 from tracker.tui.library import DigestEntry, Library
 
 EMPTY = "# No digest yet\n\nPress **b** to build last week's, or type a week (YYYY-Www) and enter."

@@ -20,7 +20,7 @@ from textual.widgets import Footer, Header, Static, TabbedContent, TabPane, Tree
 from textual.worker import Worker, WorkerState
 
 from tracker.errors import TrackerError
-from tracker.tui.app import library_of, show_error
+from tracker.tui.host import library_of, show_error
 from tracker.tui.library import Citation, Comment, Hit, Mark, Page
 from tracker.tui.messages import OpenDocument, Tagged
 from tracker.tui.screens.tag import TagChoice, TagScreen, shorten

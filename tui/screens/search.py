@@ -13,7 +13,7 @@ from textual.timer import Timer
 from textual.widgets import Footer, Header, Input, Static
 from textual.worker import get_current_worker
 
-from tracker.tui.app import JobEvent, app_of, library_of, show_error
+from tracker.tui.host import JobEvent, app_of, library_of, show_error
 from tracker.tui.library import Library, Query, SearchOutcome
 from tracker.tui.widgets.filters import FilterBar, Filters
 from tracker.tui.widgets.results import ResultList

@@ -13,7 +13,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import Worker, WorkerState
 
-from tracker.tui.app import JOB_TASKS, JobEvent, app_of, library_of, show_error
+from tracker.tui.host import JOB_TASKS, JobEvent, app_of, library_of, show_error
 from tracker.tui.library import IndexLine, Library, Overview, SourceLine
 from tracker.tui.widgets.progress import JobProgress
 

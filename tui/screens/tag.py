@@ -15,7 +15,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, RadioButton, RadioSet, Static
 from textual.widgets.option_list import Option
 
-from tracker.tui.app import library_of
+from tracker.tui.host import library_of
 from tracker.tui.library import STANCES, ClaimSummary
 
 _CREATE = "create"

@@ -1,0 +1,123 @@
+"""`tracker status`, `show`, `links` and `paths`: reading the store."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from tracker import paths
+from tracker.cli.context import Context, pass_context
+from tracker.config import source_names
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (stable; see README).")
+@pass_context
+def status(obj: Context, as_json: bool) -> None:
+    """Per-source counts, the last sync and the last error."""
+    from tracker import store
+    from tracker.cli.output import print_status, status_json
+    from tracker.cli.service import print_schedule, scheduled_json
+    from tracker.store.engine import session_scope
+    from tracker.sync.feeds import list_feeds
+
+    with session_scope(obj.engine) as session:
+        rows = store.source_status(session=session, sources=source_names())
+        total = store.count_documents(session=session)
+    feeds = list_feeds(obj.engine, obj.settings)
+    if as_json:
+        data = status_json(rows, total, obj.settings, feeds)
+        data["schedule"] = scheduled_json(obj.engine)
+        click.echo(json.dumps(data, indent=2))
+    else:
+        print_status(rows, total, obj.settings, feeds)
+        print_schedule(obj.engine)
+
+
+@click.command()
+@click.argument("ref", metavar="ID")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (stable; see README).")
+@click.option("--depth", default=3, show_default=True, help="Comment nesting shown before folding.")
+@pass_context
+def show(obj: Context, ref: str, as_json: bool, depth: int) -> None:
+    """Print a post, comment or paper as readable text with its metadata.
+
+    ID is a document id, a native id (uMQ3cqWDPHhjtiesc), source:native_id, or a URL.
+    """
+    from tracker import store
+    from tracker.cli.output import render_document
+    from tracker.store.engine import session_scope
+
+    with session_scope(obj.engine) as session:
+        document = store.get_document(session=session, ref=ref)
+        public = store.to_public(session=session, document=document)
+        thread = store.get_thread(session=session, post=document) if document.kind == "post" else []
+        parent = None
+        if document.kind == "comment" and document.post_id:
+            parent = _find(session, f"{document.source}:{document.post_id}")
+        if as_json:
+            data = public.model_dump(mode="json")
+            data["comments"] = [
+                {"id": c.id, "native_id": c.native_id, "parent_id": c.parent_id,
+                 "deleted": c.deleted} for c in thread
+            ]
+            assert document.id is not None
+            data["same_work"] = [
+                {"id": d.id, "source": d.source, "native_id": d.native_id, "kind": d.kind,
+                 "url": d.url, "title": d.title, "reason": reason}
+                for d, reason in store.same_work(session=session, document_id=document.id)
+            ]
+            click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+            return
+        click.echo(render_document(session, public, thread, parent, depth=depth))
+        if obj.settings.digest.implicit_interests and document.id is not None:
+            from tracker.service.interests import record_reading
+
+            record_reading(session=session, document_id=document.id)  # reading history
+
+
+def _find(session: Any, ref: str) -> Any:
+    from tracker import store
+    from tracker.errors import NotFoundError
+
+    try:
+        return store.get_document(session=session, ref=ref)
+    except NotFoundError:
+        return None
+
+
+@click.command()
+@click.argument("ref", metavar="ID")
+@click.option("--cited-by", is_flag=True, help="List what cites ID instead of what ID cites.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (stable; see README).")
+@pass_context
+def links(obj: Context, ref: str, cited_by: bool, as_json: bool) -> None:
+    """List what a document cites (or, with --cited-by, what cites it)."""
+    from tracker import store
+    from tracker.cli.output import links_json, print_links
+    from tracker.store.engine import session_scope
+
+    with session_scope(obj.engine) as session:
+        document = store.get_document(session=session, ref=ref)
+        assert document.id is not None
+        rows = (store.incoming_links if cited_by else store.outgoing_links)(
+            session=session, document_id=document.id
+        )
+        if as_json:
+            click.echo(json.dumps(links_json(document, rows, cited_by), indent=2,
+                                  ensure_ascii=False))
+        else:
+            print_links(document, rows, cited_by)
+
+
+@click.command(name="paths")
+@pass_context
+def show_paths(obj: Context) -> None:
+    """Where tracker keeps its data and configuration."""
+    from tracker.store.engine import redact_url
+
+    click.echo(f"data:     {paths.data_dir()}")
+    click.echo(f"config:   {paths.config_file()}")
+    click.echo(f"database: {redact_url(obj.settings.sqlalchemy_url)}")

@@ -1,0 +1,250 @@
+"""Indexing:
+
+documents split into passages, passages embedded, keyword and vector sides kept in step;
+resumable.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Engine
+
+from tracker.config import Settings
+from tracker.errors import IndexBackendError
+from tracker.store.engine import session_scope
+
+if TYPE_CHECKING:
+
+    from tracker.index.base import Embedder, VectorIndex
+
+log = logging.getLogger(__name__)
+
+
+
+
+
+@dataclass
+class IndexReport:
+    """What one `tracker index` did."""
+
+    model: str = ""
+    documents: int = 0
+    """Documents whose passages were (re)built."""
+    passages_added: int = 0
+    passages_removed: int = 0
+    embedded: int = 0
+    vectors_removed: int = 0
+    """Vectors dropped because their passage changed or went away."""
+    pending: int = 0
+    """Passages still without a vector when the run stopped (after `limit`)."""
+    embed_seconds: float = 0.0
+
+
+IndexProgress = Callable[[str, int, int], None]
+"""Called with a phase (`split` or `embed`), the work done and the total."""
+
+_SPLIT_PAGE = 200  # documents per transaction while splitting
+
+
+def make_embedder(settings: Settings) -> Embedder:
+    """The configured sentence-transformers model (imports torch: seconds)."""
+    from tracker.index.embedder import SentenceTransformerEmbedder
+
+    config = settings.index
+    return SentenceTransformerEmbedder(config.model, batch_size=config.batch_size,
+                                       threads=config.threads)
+
+
+def index_documents(
+    engine: Engine,
+    settings: Settings,
+    *,
+    embedder: Embedder | None = None,
+    progress: IndexProgress | None = None,
+    limit: int | None = None,
+) -> IndexReport:
+    """Split new and changed documents into passages, then embed passages that lack a vector.
+
+    Resumable: passages are committed per page of documents, and vectors are saved before the
+    rows that record them are committed, so an interrupted run loses at most one checkpoint.
+
+    Args:
+        engine: the store.
+        settings: `settings.index` gives the model, batch sizes and checkpoint interval.
+        embedder: the model to use; default the configured one, loaded only if needed.
+        progress: called as work advances.
+        limit: embed at most this many passages in this run.
+    """
+    from tracker.index.backends import open_keyword_index
+
+    report = IndexReport(model=embedder.name if embedder else settings.index.model)
+    open_keyword_index(engine).ensure()
+    _split_documents(engine, settings, report, progress)
+    from tracker.store import passages
+
+    with session_scope(engine) as session:
+        todo = passages.count_passages_to_embed(session=session, model=report.model)
+    if todo and embedder is None:
+        embedder = make_embedder(settings)
+    _embed_passages(engine, settings, embedder, report, progress, todo, limit)
+    return report
+
+
+def chunk_version(settings: Settings) -> str:
+    """What a document's passages were split with; a change re-splits every document."""
+    from tracker.index.chunk import CHUNKER_VERSION
+
+    return f"{CHUNKER_VERSION}:{settings.index.max_words}:{settings.index.min_words}"
+
+
+def _split_documents(engine: Engine, settings: Settings, report: IndexReport,
+                     progress: IndexProgress | None) -> None:
+    from tracker.index.chunk import split_passages
+    from tracker.store import passages
+
+    config = settings.index
+    version = chunk_version(settings)
+    with session_scope(engine) as session:
+        total = passages.count_documents_to_split(session=session, version=version)
+    while total:
+        with session_scope(engine) as session:
+            docs = passages.documents_to_split(session=session, version=version,
+                                               limit=_SPLIT_PAGE)
+            for doc in docs:
+                spans = [] if doc.deleted else split_passages(
+                    doc.body_text, max_words=config.max_words, min_words=config.min_words)
+                new = [passages.NewPassage(s.ordinal, s.start, s.end,
+                                           doc.body_text[s.start:s.end], doc.title, doc.authors)
+                       for s in spans]
+                added, removed = passages.replace_passages(
+                    session=session, document_id=doc.id, passages=new, state=doc.state)
+                report.passages_added += added
+                report.passages_removed += removed
+        if not docs:
+            break
+        report.documents += len(docs)
+        if progress is not None:
+            progress("split", report.documents, total)
+
+
+def _embed_passages(
+    engine: Engine, settings: Settings, embedder: Embedder | None, report: IndexReport,
+    progress: IndexProgress | None, todo: int, limit: int | None,
+) -> None:
+    from tracker.index.backends import open_vector_index
+
+    dim = embedder.dim if embedder is not None else None
+    vectors = open_vector_index(engine, report.model, dim, writable=True,
+                                ef_search=settings.index.ef_search)
+    try:
+        if vectors.dim:
+            _reconcile(engine, vectors, report)
+        if embedder is not None and todo:
+            _embed_loop(engine, settings, embedder, vectors, report, progress, todo, limit)
+    finally:
+        vectors.close()
+
+
+def _reconcile(engine: Engine, vectors: VectorIndex, report: IndexReport) -> None:
+    removed, _ = reconcile(engine, vectors, report.model)
+    report.vectors_removed += removed
+
+
+def reconcile(engine: Engine, vectors: VectorIndex, model: str) -> tuple[int, int]:
+    """Drop vectors no passage records (changed or deleted passages, a crash before commit);
+    forget records whose vector is missing (a lost or older vector file), so that the next
+    index run embeds them again. Returns (vectors removed, records forgotten)."""
+    from tracker.store import passages
+
+    with session_scope(engine) as session:
+        recorded = passages.embedded_ids(session=session, model=model)
+    stored = vectors.keys()
+    orphans, removed = stored - recorded, 0
+    if orphans:
+        removed = vectors.remove(orphans)
+        vectors.save()
+    missing = recorded - stored
+    if missing:
+        log.warning("%d passages recorded as embedded have no vector; embedding them again",
+                    len(missing))
+        with session_scope(engine) as session:
+            passages.forget_embeddings(session=session, model=model, passage_ids=missing)
+    return removed, len(missing)
+
+
+def reconcile_vectors(engine: Engine, settings: Settings) -> tuple[int, int]:
+    """`reconcile` for the configured model; an unreadable vector file is moved aside (as
+    `*.unreadable`) and every record of it forgotten, so `tracker index` starts it afresh."""
+    from tracker.index.backends import open_vector_index
+    from tracker.index.sqlite import vector_file
+
+    model = settings.index.model
+    try:
+        vectors = open_vector_index(engine, model, None, writable=True)
+    except IndexBackendError as e:
+        database = engine.url.database
+        if engine.dialect.name != "sqlite" or not database or "Cannot read" not in e.msg:
+            raise
+        path = vector_file(Path(database), model)
+        for part in (path, path.with_suffix(".json")):
+            if part.exists():
+                part.replace(part.with_name(part.name + ".unreadable"))
+        vectors = open_vector_index(engine, model, None, writable=True)
+    try:
+        return reconcile(engine, vectors, model)
+    finally:
+        vectors.close()
+
+
+def _embed_loop(
+    engine: Engine, settings: Settings, embedder: Embedder, vectors: VectorIndex,
+    report: IndexReport, progress: IndexProgress | None, todo: int, limit: int | None,
+) -> None:
+    import time
+
+    from tracker.index.chunk import embedding_text
+    from tracker.store import passages
+
+    config = settings.index
+    total = todo if limit is None else min(todo, limit)
+    unsaved: list[tuple[int, str]] = []
+    last_save, save_cost, after = time.monotonic(), 0.0, 0
+
+    def checkpoint() -> None:
+        nonlocal unsaved, last_save, save_cost
+        if not unsaved:
+            return
+        started = time.monotonic()
+        vectors.save()  # first the vectors, then the rows that say they exist
+        with session_scope(engine) as session:
+            passages.mark_embedded(session=session, model=report.model, passages=unsaved)
+        last_save = time.monotonic()
+        save_cost, unsaved = last_save - started, []
+
+    try:
+        while report.embedded < total:
+            with session_scope(engine) as session:
+                batch = passages.passages_to_embed(
+                    session=session, model=report.model, after=after,
+                    limit=min(config.group_size, total - report.embedded))
+            if not batch:
+                break
+            started = time.perf_counter()
+            matrix = embedder.embed_batch([embedding_text(p.title, p.text) for p in batch])
+            report.embed_seconds += time.perf_counter() - started
+            vectors.add([p.id for p in batch], matrix)
+            unsaved += [(p.id, p.content_hash) for p in batch]
+            after, report.embedded = batch[-1].id, report.embedded + len(batch)
+            # Saving rewrites the whole file: never spend more than a tenth of the time on it.
+            if time.monotonic() - last_save >= max(config.checkpoint_seconds, 10 * save_cost):
+                checkpoint()
+            if progress is not None:
+                progress("embed", report.embedded, total)
+    finally:
+        checkpoint()
+    report.pending = todo - report.embedded

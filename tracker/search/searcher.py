@@ -1,0 +1,52 @@
+"""The searcher over the store: keyword, vector and fuzzy search, and the embedder for queries."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Engine
+
+from tracker.config import Settings
+from tracker.search.indexing import make_embedder
+
+if TYPE_CHECKING:
+
+    from tracker.index.base import Embedder
+    from tracker.index.hybrid import HybridSearcher
+
+log = logging.getLogger(__name__)
+
+
+
+
+
+def open_searcher(engine: Engine, settings: Settings) -> HybridSearcher:
+    """Keyword, vector and fuzzy search over the store, for `tracker search` and `similar`.
+
+    The query embedder is loaded only when there are vectors to search; for the default
+    model it is the numpy copy (no torch import) unless `index.fast_query` is off.
+    """
+    from tracker.index.backends import open_keyword_index, open_vector_index
+    from tracker.index.catalog import Catalog
+    from tracker.index.hybrid import HybridSearcher
+
+    config = settings.index
+    keyword = open_keyword_index(engine, row_budget=config.keyword_budget)
+    vectors = open_vector_index(engine, config.model, None, writable=False,
+                                ef_search=config.ef_search)
+    embedder = make_query_embedder(settings) if vectors.count() else None
+    return HybridSearcher(Catalog(engine), keyword, vectors, embedder)
+
+
+def make_query_embedder(settings: Settings) -> Embedder:
+    """The embedder for queries: the numpy MiniLM when it can stand in for the model."""
+    from tracker.index.fastembed import NumpyMiniLM, supports
+
+    config = settings.index
+    if config.fast_query and supports(config.model):
+        return NumpyMiniLM(config.model)
+    return make_embedder(settings)
+
+
+# --- scheduled jobs (`tracker serve`; the job store refers to them by name) -----------------

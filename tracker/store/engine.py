@@ -1,0 +1,99 @@
+"""Engines and sessions for the one schema on SQLite (default) and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, event, inspect
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session, SQLModel, create_engine
+
+from tracker.errors import StoreError
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets readers (the TUI, `tracker status`) run while a sync writes.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for `url` with the schema created; SQLite files get WAL mode."""
+    try:
+        if url.startswith("sqlite"):
+            engine = create_engine(url, connect_args={"check_same_thread": False})
+            event.listen(engine, "connect", _sqlite_pragmas)
+        else:
+            engine = create_engine(url, pool_pre_ping=True)
+        create_schema(engine)
+    except SQLAlchemyError as e:
+        raise StoreError(
+            f"Cannot open the database at {redact_url(url)}: {e.__class__.__name__}: "
+            f"{str(e).splitlines()[0]}. Check TRACKER_DATABASE_URL or the data directory"
+        ) from e
+    return engine
+
+
+def create_schema(engine: Engine) -> None:
+    """Create any missing tables (the schema is additive so far; see README, "Schema")."""
+    SQLModel.metadata.create_all(engine)
+
+
+def table_names(engine: Engine) -> list[str]:
+    """The tables present in the database."""
+    return sorted(inspect(engine).get_table_names())
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """A session committed on success and rolled back on any error."""
+    session = Session(engine, expire_on_commit=False)
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password hidden, for messages and `tracker paths`.
+
+    The credentials end at the *last* `@` before the host, as in `urllib.parse`, so a password
+    holding a raw `@` (which should have been written `%40`) is hidden whole.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url if "@" not in url else "***"
+    netloc, slash, path = rest.partition("/")
+    credentials, at, host = netloc.rpartition("@")
+    if not at:
+        return url
+    user = credentials.split(":", 1)[0]
+    shown = f"{user}:***" if ":" in credentials else user
+    return f"{scheme}://{shown}@{host}{slash}{path}"
+
+
+def integrity_problems(engine: Engine) -> list[str]:
+    """What SQLite's `PRAGMA integrity_check` finds wrong (empty when sound; PostgreSQL checks
+    its own pages, so nothing is asked of it)."""
+    if engine.dialect.name != "sqlite":
+        return []
+    try:
+        with engine.connect() as conn:
+            rows = [str(r[0]) for r in conn.exec_driver_sql("PRAGMA integrity_check(20)")]
+    except SQLAlchemyError as e:
+        return [str(e).splitlines()[0]]
+    if rows == ["ok"]:
+        return []
+    # One row may hold several lines, headed "*** in database main ***".
+    lines = [line.strip() for row in rows for line in row.splitlines()]
+    return [line for line in lines if line and not line.startswith("***")]
