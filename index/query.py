@@ -41,6 +41,11 @@ def keyword_terms(query: str) -> list[str]:
     return terms[:MAX_TERMS]
 
 
+def fts5_match(terms: list[str]) -> str:
+    """An FTS5 MATCH expression for any of `terms`, each a quoted string (never syntax)."""
+    return " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
+
+
 def stem(word: str) -> str:
     """The word as FTS5's `porter unicode61 remove_diacritics 2` tokenizer indexes it: lower
     case, accents dropped, then the Porter stemmer (words under 3 letters pass unchanged)."""

@@ -27,7 +27,7 @@ from tracker.models import Document, Passage
 
 from .base import Hit, KeywordIndex, SearchFilters, VectorIndex, Vectors
 from .catalog import filter_conditions
-from .query import keyword_terms, stem
+from .query import fts5_match, keyword_terms, stem
 
 FORMAT = 1
 # Column weights of bm25(): title, authors, text (tuned in bench/search_quality.py).
@@ -81,7 +81,7 @@ class SqliteKeywordIndex(KeywordIndex):
         if not terms or k <= 0:
             return []
         terms = self._selective(terms)
-        match = " OR ".join(f'"{term}"' for term in terms)
+        match = fts5_match(terms)
         try:
             with self.engine.connect() as conn:
                 if filters.is_empty():
