@@ -105,12 +105,17 @@ def filter_conditions(filters: SearchFilters) -> list[ColumnElement[bool]]:
     return conditions
 
 
+def escape_like(value: str) -> str:
+    """`value` matched literally inside a LIKE pattern whose ESCAPE character is a backslash."""
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def _by_authors(authors: Sequence[str]) -> ColumnElement[bool]:
     matches = []
     for author in authors:
-        pattern = f"%{author.strip().lower()}%"
-        matches += [func.lower(col(Author.name)).like(pattern),
-                    func.lower(func.coalesce(col(Author.slug), "")).like(pattern)]
+        pattern = f"%{escape_like(author.strip().lower())}%"
+        matches += [func.lower(col(Author.name)).like(pattern, escape="\\"),
+                    func.lower(func.coalesce(col(Author.slug), "")).like(pattern, escape="\\")]
     return exists().where(
         col(DocumentAuthor.document_id) == col(Document.id),
         col(DocumentAuthor.author_id) == col(Author.id),

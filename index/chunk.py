@@ -4,6 +4,8 @@ A passage is a span `[start, end)` of `body_text`, so a hit can be shown in plac
 anchored to it. Paragraphs (blocks between blank lines) are packed greedily up to
 `max_words`; a heading starts a new passage once the current one has `min_words`; a block
 longer than `max_words` is cut at sentence ends, and a sentence longer than that at words.
+A passage left under `min_words` then joins its smaller neighbour (a join past `max_words` is
+cut again near its middle), so only a document shorter than `min_words` has a shorter one.
 all-MiniLM-L6-v2 reads 256 word pieces, about 190 English words, so the default 200-word
 ceiling with the title in front loses at most a sentence or two to truncation.
 """
@@ -14,7 +16,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-CHUNKER_VERSION = "1"
+CHUNKER_VERSION = "2"  # 2: passages under min_words join a neighbour
 MAX_WORDS = 200
 MIN_WORDS = 100
 
@@ -52,12 +54,11 @@ def split_passages(
         if spans:
             s, e, w = spans[-1]
             starts_section = heading and w >= min_words
-            if not starts_section and (w < min_words or w + words <= max_words) \
-                    and w + words <= max_words:
+            if not starts_section and w + words <= max_words:
                 spans[-1] = (s, end, w + words)
                 continue
         spans.append((start, end, words))
-    spans = _merge_short_tail(spans, max_words)
+    spans = _merge_short(text, _merge_short_tail(spans, max_words), min_words, max_words)
     return [Span(i, s, e) for i, (s, e, _) in enumerate(spans)]
 
 
@@ -70,6 +71,46 @@ def _merge_short_tail(
         if w1 < max_words // 5 and w0 + w1 <= max_words * 5 // 4:
             spans[-2:] = [(s0, e1, w0 + w1)]
     return spans
+
+
+def _merge_short(text: str, spans: list[tuple[int, int, int]], min_words: int,
+                 max_words: int) -> list[tuple[int, int, int]]:
+    """Each passage under `min_words` joins its smaller neighbour; a join past `max_words` is
+    cut again near its middle when both halves keep `min_words`."""
+    spans = list(spans)
+    while len(spans) > 1:
+        short = next((i for i, span in enumerate(spans) if span[2] < min_words), None)
+        if short is None:
+            break
+        if short == 0 or (short < len(spans) - 1
+                          and spans[short + 1][2] < spans[short - 1][2]):
+            first = short
+        else:
+            first = short - 1
+        start, end = spans[first][0], spans[first + 1][1]
+        spans[first : first + 2] = _balanced(text, start, end, min_words, max_words)
+    return spans
+
+
+def _balanced(text: str, start: int, end: int, min_words: int,
+              max_words: int) -> list[tuple[int, int, int]]:
+    """`text[start:end]` as one passage, or as two near-equal ones when it is too long."""
+    matches = list(_WORD.finditer(text, start, end))
+    total = len(matches)
+    if total <= max_words:
+        return [(start, end, total)]
+    # Prefer a sentence end near the middle; else cut between the two middle words.
+    ends = {start + m.end() for m in _SENTENCE_END.finditer(text[start:end])}
+    starts = [m.start() for m in matches]
+    middle = total // 2
+    cut = min((i for i in range(1, total) if starts[i] in ends
+               and min_words <= i and min_words <= total - i and i <= max_words
+               and total - i <= max_words),
+              key=lambda i: abs(i - middle), default=middle)
+    if cut < min_words or total - cut < min_words:
+        return [(start, end, total)]
+    left_end = _rstrip(text, start, starts[cut])
+    return [(start, left_end, cut), (starts[cut], end, total - cut)]
 
 
 def _pieces(text: str, max_words: int) -> Iterator[tuple[int, int, int, bool]]:

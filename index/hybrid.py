@@ -25,7 +25,7 @@ EXACT_LIMIT = 20_000  # filtered vector search is exact when at most this many p
 _YEAR = re.compile(r"\b(?:in|from|around|circa|ca\.?|about)?\s*((?:19|20)\d\d)s?\b")
 _FORUMS = (
     (re.compile(r"\b(?:ea|effective altruism)\s*forum\b", re.I), "eaforum"),
-    (re.compile(r"\balignment\s*forum\b|\bAF\b"), "alignmentforum"),
+    (re.compile(r"\balignment\s*forum\b|\bAF\b", re.I), "alignmentforum"),
     (re.compile(r"\b(?:less\s*wrong|LW)\b", re.I), "lesswrong"),
 )
 

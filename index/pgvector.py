@@ -13,7 +13,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine, bindparam, func, literal, literal_column, select, text
+from pgvector.sqlalchemy import VECTOR
+from sqlalchemy import BigInteger, Engine, bindparam, func, literal, literal_column, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col
 
@@ -123,11 +124,13 @@ class PgVectorIndex(VectorIndex):
         if not self.dim or vectors.shape != (len(keys), self.dim):
             raise IndexBackendError(f"Expected {len(keys)} vectors of dimension {self.dim}, "
                                     f"got an array of shape {vectors.shape}")
-        rows = [{"k": int(k), "v": _literal(v)} for k, v in zip(keys, vectors, strict=True)]
+        rows = [{"k": int(k), "v": v} for k, v in zip(keys, vectors, strict=True)]
+        stmt = text(
+            f"INSERT INTO {self.table} (passage_id, embedding) VALUES (:k, CAST(:v AS vector)) "
+            f"ON CONFLICT (passage_id) DO UPDATE SET embedding = excluded.embedding"
+        ).bindparams(bindparam("v", type_=VECTOR(self.dim)))
         with self.engine.begin() as conn:
-            conn.execute(text(
-                f"INSERT INTO {self.table} (passage_id, embedding) VALUES (:k, CAST(:v AS vector)) "
-                f"ON CONFLICT (passage_id) DO UPDATE SET embedding = excluded.embedding"), rows)
+            conn.execute(stmt, rows)
 
     def remove(self, keys: Iterable[int]) -> int:
         """Delete vectors by key."""
@@ -151,8 +154,9 @@ class PgVectorIndex(VectorIndex):
             return []
         where = "WHERE passage_id IN :ids" if among is not None else ""
         stmt = text(f"SELECT passage_id, embedding <=> CAST(:q AS vector) AS distance "
-                    f"FROM {self.table} {where} ORDER BY distance LIMIT :k")
-        params: dict[str, object] = {"q": _literal(vector), "k": k}
+                    f"FROM {self.table} {where} ORDER BY distance LIMIT :k"
+                    ).bindparams(bindparam("q", type_=VECTOR(self.dim)))
+        params: dict[str, object] = {"q": np.asarray(vector, dtype=np.float32), "k": k}
         if among is not None:
             stmt = stmt.bindparams(bindparam("ids", expanding=True))
             params["ids"] = [int(key) for key in among]
@@ -166,12 +170,12 @@ class PgVectorIndex(VectorIndex):
         """Stored vectors by key."""
         if not keys or not self.dim:
             return {}
-        stmt = text(f"SELECT passage_id, embedding::text FROM {self.table} "
-                    f"WHERE passage_id IN :ids").bindparams(bindparam("ids", expanding=True))
+        stmt = (text(f"SELECT passage_id, embedding FROM {self.table} WHERE passage_id IN :ids")
+                .bindparams(bindparam("ids", expanding=True))
+                .columns(passage_id=BigInteger, embedding=VECTOR(self.dim)))
         with self.engine.connect() as conn:
             rows = conn.execute(stmt, {"ids": [int(k) for k in keys]}).all()
-        return {int(key): np.array(value.strip("[]").split(","), dtype=np.float32)
-                for key, value in rows}
+        return {int(key): np.asarray(value, dtype=np.float32) for key, value in rows}
 
     def keys(self) -> set[int]:
         """Every key present."""
@@ -187,7 +191,3 @@ class PgVectorIndex(VectorIndex):
         with self.engine.connect() as conn:
             return int(conn.execute(text(f"SELECT count(*) FROM {self.table}")).scalar_one())
 
-
-def _literal(vector: Vectors) -> str:
-    """pgvector's text form, `[0.1,0.2,…]`."""
-    return "[" + ",".join(f"{x:.7g}" for x in np.asarray(vector, dtype=np.float32)) + "]"

@@ -8,8 +8,13 @@ each is passed as a quoted string (FTS5) or a bound parameter (PostgreSQL).
 from __future__ import annotations
 
 import re
+import threading
+import unicodedata
+
+import Stemmer
 
 MAX_TERMS = 32
+_local = threading.local()
 _WORD = re.compile(r"[^\W_]+")
 # Function words that match nearly every passage: they only slow OR queries down and blur bm25.
 STOPWORDS = frozenset("""
@@ -36,33 +41,39 @@ def keyword_terms(query: str) -> list[str]:
     return terms[:MAX_TERMS]
 
 
-def _stem(word: str) -> str:
-    """A crude stem: long words keep their first 70% (at least 4 letters)."""
-    return word if len(word) <= 4 else word[: max(4, int(len(word) * 0.7))]
+def fts5_match(terms: list[str]) -> str:
+    """An FTS5 MATCH expression for any of `terms`, each a quoted string (never syntax)."""
+    return " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
 
 
-def _shares_stem(word: str, term: str, stem: str) -> bool:
-    """Whether two words of 4+ letters share a stem; shorter words must match exactly."""
-    if len(word) < 4 or len(stem) < 4:
-        return False
-    return word.startswith(stem) or term.startswith(_stem(word))
+def stem(word: str) -> str:
+    """The word as FTS5's `porter unicode61 remove_diacritics 2` tokenizer indexes it: lower
+    case, accents dropped, then the Porter stemmer (words under 3 letters pass unchanged)."""
+    word = "".join(c for c in unicodedata.normalize("NFD", word.lower())
+                   if not unicodedata.combining(c))
+    if len(word) < 3:
+        return word
+    stemmer = getattr(_local, "porter", None)
+    if stemmer is None:  # a PyStemmer object is not thread-safe: one per thread
+        stemmer = _local.porter = Stemmer.Stemmer("porter")
+    result: str = stemmer.stemWord(word)
+    return result
 
 
 def highlight_spans(text: str, query: str) -> list[tuple[int, int]]:
     """Character spans of the words in `text` that match a content word of the query
-    (exactly or sharing a stem: "computational" for "computationally")."""
+    (exactly or by Porter stem, as FTS5 matched them: "computational" for "computationally")."""
     terms = keyword_terms(query)
     if not terms:
         return []
-    pairs = [(t, _stem(t)) for t in terms]
+    stems = {stem(t) for t in terms}
     matches: dict[str, bool] = {}  # a passage repeats its words: decide each word once
     spans = []
     for match in _WORD.finditer(text):
         word = match[0].lower()
         hit = matches.get(word)
         if hit is None:
-            hit = matches[word] = word not in STOPWORDS and any(
-                word == t or _shares_stem(word, t, s) for t, s in pairs)
+            hit = matches[word] = stem(word) in stems
         if hit:
             spans.append(match.span())
     return spans

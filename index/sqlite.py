@@ -27,7 +27,7 @@ from tracker.models import Document, Passage
 
 from .base import Hit, KeywordIndex, SearchFilters, VectorIndex, Vectors
 from .catalog import filter_conditions
-from .query import keyword_terms
+from .query import fts5_match, keyword_terms, stem
 
 FORMAT = 1
 # Column weights of bm25(): title, authors, text (tuned in bench/search_quality.py).
@@ -81,7 +81,7 @@ class SqliteKeywordIndex(KeywordIndex):
         if not terms or k <= 0:
             return []
         terms = self._selective(terms)
-        match = " OR ".join(f'"{term}"' for term in terms)
+        match = fts5_match(terms)
         try:
             with self.engine.connect() as conn:
                 if filters.is_empty():
@@ -127,8 +127,8 @@ class SqliteKeywordIndex(KeywordIndex):
         An OR query costs one bm25 evaluation per passage holding any of its words: a word in
         5% of a million passages costs 50,000 of them while adding little to bm25 (idf ≈ 3,
         against 8-12 for the words that identify a post). Frequencies come from the fts5vocab
-        table, looked up under the word and its likely porter stems; a word whose stem is not
-        found counts as rare and is kept. Off by default: on the benchmark queries it cost a
+        table, looked up under the word's porter stem; a word not found counts as rare and is
+        kept. Off by default: on the benchmark queries it cost a
         third of bm25's rank-1 hits (docs/search.md).
         """
         budget = self.row_budget
@@ -158,25 +158,15 @@ class SqliteKeywordIndex(KeywordIndex):
 
 
 def _document_frequencies(conn: Any, terms: Sequence[str]) -> dict[str, int]:
-    """Passages holding each word, from fts5vocab: the most among the forms its porter stem
-    may take (prefixes, "rationalized" → "ration"; a final y → i, "happy" → "happi")."""
-    forms = {t: _stem_candidates(t) for t in terms}
-    wanted = sorted({f for fs in forms.values() for f in fs})
+    """Passages holding each word, from fts5vocab, looked up under its porter stem."""
+    forms = {t: stem(t) for t in terms}
     conn.execute(text("CREATE VIRTUAL TABLE IF NOT EXISTS temp.passage_fts_vocab "
                       "USING fts5vocab(main, passage_fts, 'row')"))
     stmt = text("SELECT term, doc FROM temp.passage_fts_vocab WHERE term IN :terms").bindparams(
         bindparam("terms", expanding=True))
-    found = {term: int(doc) for term, doc in conn.execute(stmt, {"terms": wanted})}
-    return {t: max((found.get(f, 0) for f in fs), default=0) for t, fs in forms.items()}
-
-
-def _stem_candidates(word: str) -> list[str]:
-    """The word's prefixes down to half its length (4 letters at least), and those with a
-    final i (porter's y → i): its porter stem is almost always among them."""
-    shortest = min(len(word), max(4, (len(word) + 1) // 2))
-    prefixes = [word[:n] for n in range(shortest, len(word) + 1)]
-    return prefixes + [p[:-1] + "i" for p in prefixes if p.endswith("y")] \
-        + [p + "i" for p in prefixes[:-1]]
+    rows = conn.execute(stmt, {"terms": sorted(set(forms.values()))})
+    found = {term: int(doc) for term, doc in rows}
+    return {t: found.get(f, 0) for t, f in forms.items()}
 
 
 def vector_file(database: Path, model: str) -> Path:

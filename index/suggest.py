@@ -121,34 +121,28 @@ class LinearModel:
 
 
 def fit_logistic(x: Vectors, y: Sequence[int], *, weights: Sequence[float] | None = None,
-                 l2: float = 1.0, steps: int = 30, balance: bool = True) -> LinearModel:
-    """L2-regularised logistic regression by Newton's method (the bias is not penalised).
+                 l2: float = 1.0, steps: int = 200, balance: bool = True) -> LinearModel:
+    """L2-regularised logistic regression (scikit-learn, lbfgs; the bias is not penalised).
 
-    With `balance`, each class carries half the total weight, so three confirmed and thirty
-    rejected passages still give a useful direction.
+    Minimises Σ wᵢ·loss(xᵢ, yᵢ) + l2/2·‖w‖², i.e. scikit-learn's C = 1/l2. With `balance`,
+    each class carries half the total weight, so three confirmed and thirty rejected passages
+    still give a useful direction.
     """
-    n, dim = x.shape
-    labels = np.asarray(y, dtype=np.float64)
-    base = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
+    from sklearn.linear_model import LogisticRegression
+
+    labels = np.asarray(y, dtype=np.int64)
+    base = np.ones(len(labels)) if weights is None else np.asarray(weights, dtype=np.float64)
     sample = base.copy()
-    for cls in (0.0, 1.0) if balance else ():
+    for cls in (0, 1) if balance else ():
         mask = labels == cls
         if mask.any():
             sample[mask] *= base.sum() / (2.0 * base[mask].sum())
-    design = np.hstack([x.astype(np.float64), np.ones((n, 1))])
-    penalty = np.full(dim + 1, l2)
-    penalty[-1] = 1e-6
-    theta = np.zeros(dim + 1)
-    for _ in range(steps):
-        p = 1.0 / (1.0 + np.exp(-np.clip(design @ theta, -30, 30)))
-        gradient = design.T @ (sample * (p - labels)) + penalty * theta
-        curvature = sample * p * (1 - p)
-        hessian = design.T @ (design * curvature[:, None]) + np.diag(penalty)
-        step = np.linalg.solve(hessian, gradient)
-        theta -= step
-        if float(np.abs(step).max()) < 1e-7:
-            break
-    return LinearModel(theta[:-1].astype(np.float32), float(theta[-1]))
+    if len(set(labels.tolist())) < 2:  # one class: nothing separates; lean towards it
+        bias = 30.0 if labels.size and labels[0] == 1 else -30.0
+        return LinearModel(np.zeros(x.shape[1], dtype=np.float32), bias)
+    model = LogisticRegression(C=1.0 / l2, solver="lbfgs", max_iter=steps, tol=1e-8)
+    model.fit(x.astype(np.float64), labels, sample_weight=sample)
+    return LinearModel(model.coef_[0].astype(np.float32), float(model.intercept_[0]))
 
 
 # --- stance -------------------------------------------------------------------------------------

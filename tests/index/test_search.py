@@ -205,10 +205,23 @@ def test_sqlite_and_postgres_give_the_same_top_results(tmp_path, pg_url: str) ->
 
 def test_vector_search_is_exact_within_small_filters(engine: Engine,
                                                      embedder: HashEmbedder) -> None:
-    put(engine, *corpus())
+    # 300 posts near the query and 25 far from it: top-k then filtering (approximate search)
+    # would find none of the 25; the exact scan over the filtered passages returns all of
+    # them, in exact cosine order.
+    near = [doc(f"n{i}", f"Malaria nets {i}", f"Malaria nets save lives {i}.")
+            for i in range(300)]
+    far = [doc(f"f{i}", f"Tax note {i}", f"Quarterly tax filing rules {i} and audits.",
+               source="eaforum") for i in range(25)]
+    put(engine, *near, *far)
     run_index(engine, embedder)
     search = searcher(engine, embedder)
-    vector = embedder.embed_query("malaria nets")
+    vector = embedder.embed_query("malaria nets save lives")
     hits = search.vector_hits("", SearchFilters(sources=("eaforum",)), vector=vector)
-    assert [h.document_id for h in hits][:1] and len({h.document_id for h in hits}) == 1
-    assert np.isclose(hits[0].score, 1.0, atol=0.5)
+    passages = search.catalog.passages(h.passage_id for h in hits)
+    titles = {p.title for p in passages.values()}
+    assert titles == {f"Tax note {i}" for i in range(25)}
+    stored = search.vectors.get([h.passage_id for h in hits])
+    expected = sorted(((float(stored[h.passage_id] @ vector), h.passage_id) for h in hits),
+                      key=lambda pair: -pair[0])
+    assert [h.passage_id for h in hits] == [pid for _, pid in expected]
+    assert np.allclose([h.score for h in hits], [score for score, _ in expected], atol=1e-5)
