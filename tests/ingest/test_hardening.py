@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from tests.servers.arxiv import ATOM_TYPE, ArxivServer, error_feed, feed, load_papers
+from tests.servers.arxiv import ATOM_TYPE, error_feed, feed, load_papers
 from tests.servers.bomb import BombServer
 from tests.servers.forum import Fault, ForumServer, Site, format_timestamp, sample_sites
 from tests.servers.local import LocalServer, Reply, Request
