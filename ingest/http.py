@@ -83,10 +83,11 @@ class PoliteTransport(httpx.BaseTransport):
         max_backoff: float,
         inner: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
-        max_bytes: int = DEFAULT_MAX_BYTES,
+        max_bytes: int | None = None,
     ) -> None:
         self.source = source
-        self.max_bytes = max_bytes
+        # None is the default cap, never no cap: every body is read with a limit.
+        self.max_bytes = max_bytes or DEFAULT_MAX_BYTES
         self.delay = delay
         self.max_retries = max_retries
         self.backoff = backoff
@@ -247,7 +248,7 @@ def make_client(
     max_backoff: float,
     extra_header: str | None = None,
     sleep: Callable[[float], None] = time.sleep,
-    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_bytes: int | None = None,
 ) -> httpx.Client:
     """An `httpx.Client` for one source, with the polite transport and identifying headers."""
     headers = {"User-Agent": user_agent, **parse_extra_header(extra_header, source)}
