@@ -163,8 +163,9 @@ class PoliteTransport(httpx.BaseTransport):
             if size > self.max_bytes:
                 response.close()
                 raise SourceError(
-                    f"{self.source}: {request.url} sent more than {self.max_bytes:,} bytes; "
-                    f"refused it. Raise sources.{self.source}.max_bytes if it is really that big",
+                    f"{self.source}: {request.url.copy_with(query=None)} sent more than "
+                    f"{self.max_bytes:,} bytes; refused it. Raise sources.{self.source}.max_bytes "
+                    f"if it is really that big",
                     source=self.source,
                 )
             chunks.append(chunk)
