@@ -16,14 +16,18 @@ from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import defusedxml.ElementTree as safe_xml
 import httpx
+from defusedxml import DefusedXmlException
 
 from tracker.config import ArxivSettings
 from tracker.errors import NotFoundError, SourceError
 from tracker.ingest.base import Batch
+from tracker.ingest.http import server_text
 from tracker.ingest.links import arxiv_key, classify_url, doi_key, extract_text_mentions
+from tracker.ingest.retry import Transient, policy
 from tracker.models import AuthorCreate, DocumentCreate, LinkCreate, utcnow
-from tracker.text import clean_text
+from tracker.text import clean_text, safe_url
 
 log = logging.getLogger(__name__)
 
@@ -175,28 +179,36 @@ class ArxivSource:
         self, client: httpx.Client, params: Mapping[str, str], *, expected: int = 0
     ) -> Page:
         """One request, asked again when arXiv sends garbled XML or an empty middle page."""
-        start = int(params.get("start", "0"))
         tries = self.settings.max_retries + 1
-        for attempt in range(1, tries + 1):
-            response = client.get(self.endpoint, params=params)
-            try:
-                page = self._read(response)
-            except _GarbledError as e:
-                problem = f"unreadable XML ({e})"
-            else:
-                # arXiv sporadically answers a page in the middle with no entries (arxiv.py
-                # issues #43, #157): the results are there, ask again.
-                if page.entries or start == 0 or start >= max(expected, page.total):
-                    return page
-                problem = f"an empty page at start={start} of {max(expected, page.total)}"
-            if attempt == tries:
-                raise SourceError(
-                    f"arxiv: {self.endpoint} kept sending {problem} after {tries} tries; what "
-                    f"came before is stored, run `tracker sync arxiv` again later",
-                    source=self.name,
-                )
-            log.warning("arxiv: %s, asking again (%d/%d)", problem, attempt, tries - 1)
-        raise AssertionError("unreachable")
+        # The client already spaces every request by `delay`: no backoff on top.
+        retrying = policy(
+            retries=self.settings.max_retries, backoff=0.0, max_backoff=0.0,
+            on_retry=lambda e, _: log.warning("arxiv: %s, asking again", e),
+        )
+        try:
+            page: Page = retrying(self._try_page, client, params, expected)
+        except Transient as e:
+            raise SourceError(
+                f"arxiv: {self.endpoint} kept sending {e} after {tries} tries; what "
+                f"came before is stored, run `tracker sync arxiv` again later",
+                source=self.name,
+            ) from e
+        return page
+
+    def _try_page(
+        self, client: httpx.Client, params: Mapping[str, str], expected: int
+    ) -> Page:
+        start = int(params.get("start", "0"))
+        response = client.get(self.endpoint, params=params)
+        try:
+            page = self._read(response)
+        except _GarbledError as e:
+            raise Transient(f"unreadable XML ({e})") from e
+        # arXiv sporadically answers a page in the middle with no entries (arxiv.py
+        # issues #43, #157): the results are there, ask again.
+        if page.entries or start == 0 or start >= max(expected, page.total):
+            return page
+        raise Transient(f"an empty page at start={start} of {max(expected, page.total)}")
 
     def _read(self, response: httpx.Response) -> Page:
         status = response.status_code
@@ -209,7 +221,13 @@ class ArxivSource:
                 f"feed was expected; check sources.arxiv.endpoint", source=self.name,
             )
         try:
-            root = ET.fromstring(response.content)
+            root = safe_xml.fromstring(response.content)
+        except DefusedXmlException as e:
+            raise SourceError(
+                f"arxiv: {self.endpoint} sent XML with a DTD or entity declarations "
+                f"({server_text(repr(e))}), which arXiv never does; refused it. Check "
+                f"sources.arxiv.endpoint", source=self.name,
+            ) from e
         except ET.ParseError as e:
             if status >= 400:
                 raise self._http_error(response) from e
@@ -219,7 +237,8 @@ class ArxivSource:
         message = _error_message(root)
         if message is not None:
             raise SourceError(
-                f"arxiv: the API refused the request (HTTP {status}): {message}. Check the id "
+                f"arxiv: the API refused the request (HTTP {status}): {server_text(message)}. "
+                f"Check the id "
                 f"or sources.arxiv.query", source=self.name,
             )
         if status >= 400:
@@ -229,7 +248,8 @@ class ArxivSource:
     def _http_error(self, response: httpx.Response) -> SourceError:
         return SourceError(
             f"arxiv: {self.endpoint} answered HTTP {response.status_code} "
-            f"{response.reason_phrase}; check sources.arxiv.endpoint", source=self.name,
+            f"{server_text(response.reason_phrase)}; check sources.arxiv.endpoint",
+            source=self.name,
         )
 
 
@@ -273,7 +293,7 @@ def parse_entry(entry: ET.Element) -> DocumentCreate:
     """One Atom entry as a paper document (raises ValueError when it has no usable id)."""
     native_id, version = _split_id(_squash(entry.findtext(f"{ATOM}id")))
     abstract = clean_text(_squash(entry.findtext(f"{ATOM}summary")))
-    comment = _squash(entry.findtext(f"{ARXIV}comment")) or None
+    comment = clean_text(_squash(entry.findtext(f"{ARXIV}comment"))) or None
     dois = _squash(entry.findtext(f"{ARXIV}doi")).split()
     key = arxiv_key(native_id)
     if key is None:
@@ -298,7 +318,8 @@ def parse_entry(entry: ET.Element) -> DocumentCreate:
 def _extra(
     entry: ET.Element, native_id: str, version: int | None, dois: list[str], comment: str | None
 ) -> dict[str, object]:
-    categories = [c.get("term", "") for c in entry.findall(f"{ATOM}category") if c.get("term")]
+    categories = [clean_text(c.get("term", "")) for c in entry.findall(f"{ATOM}category")
+                  if c.get("term")]
     primary = entry.find(f"{ARXIV}primary_category")
     links = {(a.get("title") or a.get("rel") or ""): a.get("href") for a in
              entry.findall(f"{ATOM}link")}
@@ -309,10 +330,10 @@ def _extra(
         "primary_category": primary.get("term") if primary is not None else
         (categories[0] if categories else None),
         "doi": " ".join(dois) or None,
-        "journal_ref": _squash(entry.findtext(f"{ARXIV}journal_ref")) or None,
+        "journal_ref": clean_text(_squash(entry.findtext(f"{ARXIV}journal_ref"))) or None,
         "comment": comment,
-        "abs_url": links.get("alternate"),
-        "pdf_url": links.get("pdf"),
+        "abs_url": safe_url(links.get("alternate")) or f"https://arxiv.org/abs/{native_id}",
+        "pdf_url": safe_url(links.get("pdf")) or f"https://arxiv.org/pdf/{native_id}",
     }
 
 

@@ -15,35 +15,38 @@ import calendar
 import hashlib
 import html
 import logging
-import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import feedparser
+import feedparser.api
 import httpx
+from defusedxml import DefusedXmlException
+from selectolax.lexbor import LexborHTMLParser
 
 from tracker.config import FeedsSettings
 from tracker.errors import SourceError
 from tracker.ingest.base import Batch
 from tracker.ingest.feedlist import Feed, FeedState, resolve_feeds
 from tracker.ingest.html import parse_body
+from tracker.ingest.http import server_text
 from tracker.ingest.links import url_key
 from tracker.ingest.substack import ArchivePost, SubstackError, archive_page, archive_post
 from tracker.models import AuthorCreate, DocumentCreate, utcnow
-from tracker.text import clean_text
+from tracker.text import clean_text, safe_url
 
 log = logging.getLogger(__name__)
 
 _MAX_NATIVE_ID = 255
 _SUMMARY_CHARS = 500
-_ALTERNATE = re.compile(
-    r"<link\b[^>]*\btype=[\"']application/(?:rss|atom)\+xml[\"'][^>]*>", re.IGNORECASE
-)
-_HREF = re.compile(r"\bhref=[\"']([^\"']+)[\"']", re.IGNORECASE)
+_FEED_TYPES = ("application/rss+xml", "application/atom+xml")
+# Feedparser's strict parser is expat through defusedxml: no entity-expansion bombs, no
+# external entities. (The list is feedparser's own hook for choosing a SAX driver.)
+feedparser.api.PREFERRED_XML_PARSERS[:] = ["defusedxml.expatreader"]
 
 
 class FeedError(Exception):
@@ -163,7 +166,9 @@ class FeedsSource:
     def _archive_document(
         self, client: httpx.Client, feed: Feed, post: ArchivePost, seen: set[str]
     ) -> DocumentCreate | None:
-        link = post.canonical_url or f"{_site_root(feed.url)}/p/{post.slug}"
+        link = safe_url(post.canonical_url) or safe_url(f"{_site_root(feed.url)}/p/{post.slug}")
+        if link is None:
+            raise ValueError(f"no http(s) URL for the archive post {post.slug!r}")
         if link in seen:
             return None  # the feed itself just gave this post in full
         body = post.body_html
@@ -195,16 +200,21 @@ def read_feed(feed: Feed, response: httpx.Response) -> ParsedFeed:
     """
     if response.status_code >= 400:
         gone = "; the feed is gone, remove it" if response.status_code == 410 else ""
-        raise FeedError(f"HTTP {response.status_code} {response.reason_phrase} from "
-                        f"{response.url}{gone}")
+        raise FeedError(f"HTTP {response.status_code} {server_text(response.reason_phrase)} "
+                        f"from {response.url}{gone}")
     content = response.content
     content_type = response.headers.get("content-type", "")
     if not content.strip():
         raise FeedError(f"{response.url} answered an empty body, not a feed")
     if _is_html(content, content_type):
         raise FeedError(f"{response.url} served an HTML page, not a feed{_feed_hint(response)}")
-    parsed = feedparser.parse(content, response_headers={
-        "content-type": content_type or "application/xml", "content-location": str(response.url)})
+    try:
+        parsed = feedparser.parse(content, response_headers={
+            "content-type": content_type or "application/xml",
+            "content-location": str(response.url)})
+    except DefusedXmlException as e:
+        raise FeedError(f"{response.url} declares XML entities or external references "
+                        f"({type(e).__name__}), which no feed needs; refused it") from e
     if not _get(parsed, "version"):
         problem = _get(parsed, "bozo_exception") if _get(parsed, "bozo") else None
         detail = f" ({_sax_message(problem)})" if problem is not None else ""
@@ -249,7 +259,8 @@ def _entries(feed: Feed, parsed: Any) -> ParsedFeed:
 def _entry_document(
     feed: Feed, entry: Any, native_id: str, fallback: list[str]
 ) -> DocumentCreate:
-    link = (_get(entry, "link") or "").strip() or None
+    # Only http(s) links are kept: a `javascript:` link is dropped, not stored.
+    link = safe_url(_get(entry, "link"))
     body_html, summary = _content(entry)
     published = _when(_get(entry, "published_parsed")) or _when(_get(entry, "created_parsed"))
     updated = _when(_get(entry, "updated_parsed"))
@@ -304,7 +315,7 @@ def _native_ids(entries: Sequence[Any]) -> list[str]:
         link = (_get(entry, "link") or "").strip()
         if guid and link and len(links_by_guid[guid]) > 1:
             guid = ""
-        ident = guid or link or _entry_hash(entry)
+        ident = clean_text(guid or link) or _entry_hash(entry)
         if len(ident) > _MAX_NATIVE_ID:
             ident = "sha256:" + hashlib.sha256(ident.encode()).hexdigest()
         ids.append(ident)
@@ -391,7 +402,7 @@ def _after_read(
         "title": feed.title or parsed.title or state.title,
         "substack": parsed.substack,
         "last_checked": now, "last_success": now, "last_status": "ok",
-        "warning": "; ".join(parsed.warnings) or None,
+        "warning": server_text("; ".join(parsed.warnings), 1000) or None,
         "items": len(parsed.documents),
     })
 
@@ -416,13 +427,28 @@ def _is_html(content: bytes, content_type: str) -> bool:
 
 def _feed_hint(response: httpx.Response) -> str:
     """Point at the feed an HTML page names in a `<link rel="alternate">`, if any."""
-    head = response.content[:200_000].decode("utf-8", "replace")
-    for tag in _ALTERNATE.findall(head):
-        href = _HREF.search(tag)
-        if href:
-            url = str(response.url.join(html.unescape(href.group(1))))
-            return f"; the page names a feed at {url}: `tracker feeds add {url}`"
+    url = discover_feed(response.content[:200_000], str(response.url))
+    if url is not None:
+        return f"; the page names a feed at {url}: `tracker feeds add {url}`"
     return "; give the feed's own URL (often /feed or /rss)"
+
+
+def discover_feed(page: bytes | str, base_url: str) -> str | None:
+    """The first RSS or Atom feed an HTML page names with `<link rel="alternate" type=…>`.
+
+    Parsed as HTML (selectolax), so attribute order, quoting, case and rel lists
+    (`rel="alternate feed"`) do not matter; a relative href is resolved against `base_url`.
+    """
+    text = page.decode("utf-8", "replace") if isinstance(page, bytes) else page
+    for node in LexborHTMLParser(text).css("link[href]"):
+        rel = (node.attributes.get("rel") or "").lower().split()
+        kind = (node.attributes.get("type") or "").strip().lower().split(";")[0].strip()
+        href = (node.attributes.get("href") or "").strip()
+        if "alternate" in rel and kind in _FEED_TYPES and href:
+            url = safe_url(urljoin(base_url, href))
+            if url is not None:
+                return url
+    return None
 
 
 def _reason(feed: Feed, error: Exception) -> str:
@@ -431,7 +457,7 @@ def _reason(feed: Feed, error: Exception) -> str:
     if isinstance(error, SourceError):
         return error.msg.removeprefix("feeds: ")
     if isinstance(error, httpx.HTTPError):
-        return f"{feed.url}: {type(error).__name__}: {error}"
+        return f"{feed.url}: {type(error).__name__}: {server_text(str(error))}"
     return str(error)
 
 

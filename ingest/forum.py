@@ -22,9 +22,11 @@ from tracker.config import ForumSettings
 from tracker.errors import ChallengeError, SourceError
 from tracker.ingest.base import Batch, Window
 from tracker.ingest.html import parse_body
+from tracker.ingest.http import server_text
 from tracker.ingest.links import classify_url, forum_keys
+from tracker.ingest.retry import Transient, policy
 from tracker.models import AuthorCreate, DocumentCreate, utcnow
-from tracker.text import clean_text
+from tracker.text import clean_text, safe_url
 
 log = logging.getLogger(__name__)
 
@@ -279,21 +281,27 @@ class ForumSource:
         self, client: httpx.Client, query: str, variables: dict[str, Any]
     ) -> dict[str, Any]:
         body = {"query": query, "variables": variables}
-        for attempt in range(self.settings.max_retries + 1):
-            response = client.post(self.endpoint, json=body)
-            try:
-                payload = self._decode(response)
-            except _GarbledError as e:
-                if attempt >= self.settings.max_retries:
-                    raise SourceError(
-                        f"{self.name}: {self.endpoint} kept sending unreadable JSON ({e}) after "
-                        f"{attempt + 1} tries; nothing from that page was stored, retry later",
-                        source=self.name,
-                    ) from e
-                log.warning("%s: unreadable JSON (%s), asking again", self.name, e)
-                continue
-            return self._data(payload)
-        raise AssertionError("unreachable")
+        retrying = policy(
+            retries=self.settings.max_retries, backoff=0.0, max_backoff=0.0,
+            on_retry=lambda e, _: log.warning("%s: %s, asking again", self.name, e),
+        )
+        try:
+            payload: dict[str, Any] = retrying(self._post, client, body)
+        except Transient as e:
+            raise SourceError(
+                f"{self.name}: {self.endpoint} kept sending {e} after "
+                f"{self.settings.max_retries + 1} tries; nothing from that page was stored, "
+                f"retry later", source=self.name,
+            ) from e
+        return self._data(payload)
+
+    def _post(self, client: httpx.Client, body: dict[str, Any]) -> dict[str, Any]:
+        """One request; `Transient` when the answer is unreadable JSON (ask again)."""
+        response = client.post(self.endpoint, json=body)
+        try:
+            return self._decode(response)
+        except _GarbledError as e:
+            raise Transient(f"unreadable JSON ({e})") from e
 
     def _decode(self, response: httpx.Response) -> dict[str, Any]:
         kind = response.headers.get("content-type", "")
@@ -319,7 +327,8 @@ class ForumSource:
     def _data(self, payload: dict[str, Any]) -> dict[str, Any]:
         errors = payload.get("errors") or []
         data = payload.get("data")
-        messages = "; ".join(str(e.get("message", e)) for e in errors if isinstance(e, dict))
+        messages = server_text(
+            "; ".join(str(e.get("message", e)) for e in errors if isinstance(e, dict)))
         if not isinstance(data, dict) or not any(v is not None for v in data.values()):
             raise SourceError(
                 f"{self.name}: the GraphQL API refused the query: {messages or 'no data'}",
@@ -355,11 +364,13 @@ class ForumSource:
 
     def _post_document(self, item: dict[str, Any]) -> DocumentCreate:
         post = _Post.model_validate(item)
-        url = post.pageUrl or f"{self.site_url}/posts/{post.id}/{post.slug or ''}".rstrip("/")
+        # A pageUrl that is not http(s) (`javascript:`) gives way to the one we build.
+        url = safe_url(post.pageUrl) or self._post_url(post)
         body = parse_body(post.htmlBody or "", base_url=url)
         links = list(body.links)
         # A link post cites what it links to, even when its body does not repeat the link.
-        target = classify_url(post.url, url, "link post") if post.url else None
+        link_url = safe_url(post.url)
+        target = classify_url(link_url, url, "link post") if link_url else None
         if target is not None and all(link.url != target.url for link in links):
             links.insert(0, target)
         authors = [u.author() for u in [post.user, *(post.coauthors or [])] if u is not None]
@@ -376,7 +387,7 @@ class ForumSource:
             comment_count=_int(post.commentCount),
             af=post.af,
             question=post.question,
-            link_url=post.url or None,
+            link_url=link_url,
             body_html=post.htmlBody,
             body_text=body.text,
             authors=[a for a in authors if a is not None],
@@ -385,6 +396,11 @@ class ForumSource:
             links=links,
             extra={"slug": post.slug, "word_count": post.wordCount},
         )
+
+    def _post_url(self, post: _Post) -> str:
+        url = f"{self.site_url}/posts/{post.id}/{post.slug or ''}".rstrip("/")
+        # Ids and slugs come from the site too: controls in them are percent-encoded.
+        return safe_url(url) or self.site_url
 
     def _comment_document(self, item: dict[str, Any]) -> DocumentCreate | None:
         comment = _Comment.model_validate(item)
@@ -396,6 +412,7 @@ class ForumSource:
             url = f"{self.site_url}/posts/{comment.postId}/{slug}?commentId={comment.id}"
         else:
             url = f"{self.site_url}/comments/{comment.id}"  # wiki-tag discussion: no post
+        url = safe_url(url) or self.site_url
         body = parse_body(comment.htmlBody or "", base_url=url)
         title = f"Comment on {clean_text(post.title)}" if post and post.title else "Comment"
         author = comment.user.author() if comment.user else None

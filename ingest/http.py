@@ -17,17 +17,29 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from tracker.errors import ChallengeError, ConfigError, RateLimitedError, SourceError
+from tracker.ingest.retry import Transient, policy
+from tracker.text import clean_text
 
 log = logging.getLogger(__name__)
 
 # Connection failures after the request went out; a refused or unresolvable host is not here:
 # retrying those only delays the one-line error by minutes.
 _DROPPED = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
+# Bodies are read into memory: no source needs more than this unless its settings say so.
+DEFAULT_MAX_BYTES = 32_000_000
+# Longest piece of server-chosen text (a reason phrase, an API error) put into an error line.
+SERVER_TEXT_CHARS = 300
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 # A challenge needs a browser running JavaScript, so retrying is useless: wait an hour.
 CHALLENGE_WAIT = timedelta(hours=1)
 _CHALLENGE_MARKERS = ("vercel security checkpoint", "verifying your browser", "cf-challenge",
                       "challenge-platform", "attention required! | cloudflare")
+
+
+def server_text(text: str, limit: int = SERVER_TEXT_CHARS) -> str:
+    """Text a server chose, fit for an error line: no escapes or controls, one short line."""
+    flat = " ".join(clean_text(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
@@ -74,7 +86,8 @@ class PoliteTransport(httpx.BaseTransport):
         max_bytes: int | None = None,
     ) -> None:
         self.source = source
-        self.max_bytes = max_bytes
+        # None is the default cap, never no cap: every body is read with a limit.
+        self.max_bytes = max_bytes or DEFAULT_MAX_BYTES
         self.delay = delay
         self.max_retries = max_retries
         self.backoff = backoff
@@ -88,48 +101,47 @@ class PoliteTransport(httpx.BaseTransport):
         self._last_request = float("-inf")
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        attempt = 0
-        while True:
-            with self._lock:
-                self._wait_turn()
-                try:
-                    response = self._inner.handle_request(request)
-                    # Read here so that a timeout while reading the body is retried too.
-                    response = self._read(request, response)
-                except (httpx.TimeoutException, *_DROPPED) as e:
-                    # A timeout or a connection dropped mid-answer is transient: ask again.
-                    if attempt >= self.max_retries:
-                        raise SourceError(
-                            f"{self.source}: no complete answer from {request.url.host} after "
-                            f"{attempt + 1} tries ({e.__class__.__name__}); the site may be "
-                            f"down, retry later",
-                            source=self.source,
-                        ) from e
-                    wait = self._backoff(attempt, None)
-                    log.warning("%s: %s, retrying in %.1fs", self.source, e.__class__.__name__,
-                                wait)
-                    attempt += 1
-                    self._pause(wait)
-                    continue
-                except httpx.TransportError as e:
-                    raise SourceError(
-                        f"{self.source}: cannot reach {request.url.host} ({e.__class__.__name__}:"
-                        f" {e}); check the network and the source's endpoint",
-                        source=self.source,
-                    ) from e
-                finally:
-                    self._last_request = time.monotonic()
-            if is_challenge(response):
-                raise self._challenge(request, response)
-            if response.status_code not in RETRY_STATUSES:
-                return response
-            if attempt >= self.max_retries:
-                return self._give_up(request, response, attempt)
-            wait = self._backoff(attempt, response.headers.get("retry-after"))
-            log.warning("%s: HTTP %d, retrying in %.1fs", self.source, response.status_code, wait)
+        retrying = policy(
+            retries=self.max_retries, backoff=self.backoff, max_backoff=self.max_backoff,
+            floor=self.delay, on_retry=self._on_retry, sleep=self._sleep,
+        )
+        try:
+            response: httpx.Response = retrying(self._attempt, request)
+        except _Failed as e:
+            raise self._give_up(request, e) from e.error
+        return response
+
+    def _attempt(self, request: httpx.Request) -> httpx.Response:
+        """One try: a response to return, or `_Failed` when asking again may help."""
+        with self._lock:
+            self._wait_turn()
+            try:
+                response = self._inner.handle_request(request)
+                # Read here so that a timeout while reading the body is retried too.
+                response = self._read(request, response)
+            except (httpx.TimeoutException, *_DROPPED) as e:
+                # A timeout or a connection dropped mid-answer is transient: ask again.
+                raise _Failed(e.__class__.__name__, error=e) from e
+            except httpx.TransportError as e:
+                raise SourceError(
+                    f"{self.source}: cannot reach {request.url.host} ({e.__class__.__name__}:"
+                    f" {server_text(str(e))}); check the network and the source's endpoint",
+                    source=self.source,
+                ) from e
+            finally:
+                self._last_request = time.monotonic()
+        if is_challenge(response):
+            raise self._challenge(request, response)
+        if response.status_code in RETRY_STATUSES:
             response.close()
-            attempt += 1
-            self._pause(wait)
+            told = parse_retry_after(response.headers.get("retry-after"))
+            raise _Failed(f"HTTP {response.status_code}", response=response, retry_after=told)
+        return response
+
+    def _on_retry(self, error: BaseException, wait: float) -> None:
+        log.warning("%s: %s, retrying in %.1fs", self.source, error, wait)
+        # The backoff (never shorter than the delay) already spaced the requests out.
+        self._last_request = float("-inf")
 
     def close(self) -> None:
         self._inner.close()
@@ -140,18 +152,20 @@ class PoliteTransport(httpx.BaseTransport):
             self._sleep(wait)
 
     def _read(self, request: httpx.Request, response: httpx.Response) -> httpx.Response:
-        """The response fully read; past `max_bytes` it is refused before it fills memory."""
-        if self.max_bytes is None:
-            response.read()
-            return response
+        """The response read; past `max_bytes` decoded bytes it is refused before it fills memory.
+
+        `iter_bytes` yields the body decompressed, chunk by chunk, so a gzip bomb is stopped
+        after `max_bytes` of output, whatever its compressed size.
+        """
         chunks, size = [], 0
         for chunk in response.iter_bytes():
             size += len(chunk)
             if size > self.max_bytes:
                 response.close()
                 raise SourceError(
-                    f"{self.source}: {request.url} sent more than {self.max_bytes:,} bytes; "
-                    f"refused it. Raise sources.{self.source}.max_bytes if it is really that big",
+                    f"{self.source}: {request.url.copy_with(query=None)} sent more than "
+                    f"{self.max_bytes:,} bytes; refused it. Raise sources.{self.source}.max_bytes "
+                    f"if it is really that big",
                     source=self.source,
                 )
             chunks.append(chunk)
@@ -160,21 +174,6 @@ class PoliteTransport(httpx.BaseTransport):
                    if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")]
         return httpx.Response(response.status_code, headers=headers, content=b"".join(chunks),
                               request=request, extensions=response.extensions)
-
-    def _pause(self, seconds: float) -> None:
-        # A retry is a request too: never sooner than the delay (arXiv counts retries).
-        seconds = max(seconds, self.delay)
-        if seconds > 0:
-            self._sleep(seconds)
-        # The backoff already spaced the requests out; do not add the delay on top.
-        self._last_request = float("-inf")
-
-    def _backoff(self, attempt: int, retry_after: str | None) -> float:
-        wait: float = self.backoff * 2.0**attempt
-        told = parse_retry_after(retry_after)
-        if told is not None:
-            wait = max(wait, told)
-        return min(wait, self.max_backoff)
 
     def _challenge(self, request: httpx.Request, response: httpx.Response) -> ChallengeError:
         told = parse_retry_after(response.headers.get("retry-after"))
@@ -190,24 +189,40 @@ class PoliteTransport(httpx.BaseTransport):
         error.retry_at = retry_at  # type: ignore[attr-defined]
         return error
 
-    def _give_up(
-        self, request: httpx.Request, response: httpx.Response, attempt: int
-    ) -> httpx.Response:
+    def _give_up(self, request: httpx.Request, failed: _Failed) -> SourceError:
+        tries = self.max_retries + 1
+        response = failed.response
+        if response is None:
+            return SourceError(
+                f"{self.source}: no complete answer from {request.url.host} after {tries} tries "
+                f"({failed.reason}); the site may be down, retry later", source=self.source,
+            )
         if response.status_code == 429:
-            told = parse_retry_after(response.headers.get("retry-after"))
-            retry_at = datetime.now(UTC) + timedelta(seconds=told or 3600)
+            retry_at = datetime.now(UTC) + timedelta(seconds=failed.retry_after or 3600)
             error = RateLimitedError(
                 f"{self.source}: {request.url.host} kept answering 429 Too Many Requests after "
-                f"{attempt + 1} tries; retry after {retry_at:%Y-%m-%d %H:%M} UTC or raise `delay`",
+                f"{tries} tries; retry after {retry_at:%Y-%m-%d %H:%M} UTC or raise `delay`",
                 source=self.source,
             )
             error.retry_at = retry_at  # type: ignore[attr-defined]
-            raise error
-        raise SourceError(
+            return error
+        return SourceError(
             f"{self.source}: {request.url.host} answered HTTP {response.status_code} "
-            f"{response.reason_phrase} {attempt + 1} times; the site is failing, retry later",
-            source=self.source,
+            f"{server_text(response.reason_phrase)} {tries} times; the site is failing, retry "
+            f"later", source=self.source,
         )
+
+
+class _Failed(Transient):
+    """A try worth repeating: a dropped or timed-out answer (`error`) or a 429/5xx."""
+
+    def __init__(
+        self, reason: str, *, error: Exception | None = None,
+        response: httpx.Response | None = None, retry_after: float | None = None,
+    ) -> None:
+        super().__init__(reason, retry_after=retry_after)
+        self.error = error
+        self.response = response
 
 
 def parse_extra_header(value: str | None, source: str) -> dict[str, str]:

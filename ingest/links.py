@@ -17,6 +17,7 @@ import re
 from urllib.parse import SplitResult, unquote, unquote_plus, urljoin, urlsplit
 
 from tracker.models import LinkCreate
+from tracker.text import clean_text, safe_url
 
 _LW_HOSTS = frozenset(
     prefix + host
@@ -139,7 +140,12 @@ def classify_url(url: str, base_url: str | None = None, anchor_text: str = "") -
             if inner is None:
                 break
             absolute, parts = inner, urlsplit(inner)
-        return _classify_parts(absolute, parts, base_url, _URL_JUNK.sub("", anchor_text))
+        # Stored and printed later: controls and spaces in it are percent-encoded.
+        safe = safe_url(absolute)
+        if safe is None:
+            return None
+        anchor = clean_text(_URL_JUNK.sub("", anchor_text))
+        return _classify_parts(safe, urlsplit(safe), base_url, anchor)
     except ValueError:
         return None
 
@@ -256,7 +262,8 @@ def _classify_parts(
         return None
     segs = [unquote(s) for s in parts.path.split("/") if s]
     kind, key = _target(host, segs, parts)
-    return LinkCreate(url=url, kind=kind, target_key=key, anchor_text=anchor)
+    # Keys come from unquoted path segments: `%1b` must not turn back into an escape.
+    return LinkCreate(url=url, kind=kind, target_key=clean_text(key), anchor_text=anchor)
 
 
 def _unwrap_out(parts: SplitResult) -> str | None:

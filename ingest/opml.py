@@ -7,8 +7,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from email.utils import format_datetime
 
+import defusedxml.ElementTree as safe_xml
+from defusedxml import DefusedXmlException
+
 from tracker.config import FeedConfig
 from tracker.errors import ConfigError
+from tracker.text import clean_text, safe_url
 
 # An OPML file is a short list; anything bigger is not one (and is not parsed into memory).
 MAX_OPML_BYTES = 5_000_000
@@ -23,7 +27,11 @@ def parse_opml(data: bytes, origin: str = "the OPML file") -> list[FeedConfig]:
     if len(data) > MAX_OPML_BYTES:
         raise ConfigError(f"{origin} is larger than {MAX_OPML_BYTES:,} bytes; not an OPML list")
     try:
-        root = ET.fromstring(data)
+        root = safe_xml.fromstring(data)
+    except DefusedXmlException as e:
+        # Entity declarations are how XML bombs expand; no feed list needs them.
+        raise ConfigError(f"{origin} declares XML entities or external references "
+                          f"({type(e).__name__}); not accepted in an OPML list") from e
     except ET.ParseError as e:
         raise ConfigError(f"{origin} is not valid OPML (XML error: {e})") from e
     if root.tag.lower() != "opml":
@@ -31,9 +39,9 @@ def parse_opml(data: bytes, origin: str = "the OPML file") -> list[FeedConfig]:
     feeds: dict[str, FeedConfig] = {}
     for outline in root.iter("outline"):
         attrs = {key.lower(): value for key, value in outline.attrib.items()}
-        url = (attrs.get("xmlurl") or "").strip()
-        if url.startswith(("http://", "https://")) and url not in feeds:
-            title = (attrs.get("title") or attrs.get("text") or "").strip() or None
+        url = safe_url(attrs.get("xmlurl")) or ""
+        if url and url not in feeds:
+            title = clean_text(attrs.get("title") or attrs.get("text") or "").strip() or None
             feeds[url] = FeedConfig(url=url, title=title)
     if not feeds:
         raise ConfigError(f"{origin} lists no feed (no <outline> with an http(s) xmlUrl)")

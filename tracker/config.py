@@ -63,6 +63,9 @@ class ForumSettings(SourceSettings):
     """Sync comments as well as posts."""
     refresh_days: int = Field(default=7, ge=0)
     """Re-fetch posts and comments this recent on every sync: votes do not change `modifiedAt`."""
+    max_bytes: int = Field(default=32_000_000, ge=1024)
+    """Largest GraphQL answer read (decompressed), in bytes; bigger ones stop the source with
+    an error. A page of 100 long posts with their HTML is a few MB."""
 
 
 # Alignment- and safety-relevant terms over the categories where that work is posted. Phrases
@@ -90,6 +93,9 @@ class ArxivSettings(SourceSettings):
     weekend, up to four) after their submission date."""
     updates: bool = True
     """Also follow new versions by `lastUpdatedDate`, keeping the old abstract as a revision."""
+    max_bytes: int = Field(default=64_000_000, ge=1024)
+    """Largest Atom answer read (decompressed), in bytes; bigger ones stop the source with an
+    error. A page of 2000 abstracts is about 6 MB."""
 
 
 class FeedConfig(BaseModel):

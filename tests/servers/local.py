@@ -31,6 +31,8 @@ class Reply:
     body: bytes = b""
     content_type: str = "text/plain; charset=utf-8"
     headers: dict[str, str] = field(default_factory=dict)
+    reason: str | None = None
+    """The status line's reason phrase; default the standard one. Sites can send anything."""
 
 
 Handler = Callable[[Request], Reply]
@@ -53,6 +55,11 @@ class LocalServer:
 
             def do_HEAD(self) -> None:  # noqa: N802
                 outer._answer(self, "HEAD")
+
+            def do_POST(self) -> None:  # noqa: N802
+                # Read the body off the connection (keep-alive), whatever it is.
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                outer._answer(self, "POST")
 
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
                 return
@@ -84,7 +91,7 @@ class LocalServer:
         with self._lock:
             self.requests.append(request)
         reply = self.handler(request)
-        handler.send_response(reply.status)
+        handler.send_response(reply.status, reply.reason)
         handler.send_header("Content-Type", reply.content_type)
         handler.send_header("Content-Length", str(len(reply.body)))
         for name, value in reply.headers.items():

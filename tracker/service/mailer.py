@@ -6,11 +6,11 @@ import logging
 import smtplib
 import socket
 import ssl
-import time
 from email.message import EmailMessage
 from email.utils import make_msgid
 
 from tracker.errors import ConfigError, TrackerError
+from tracker.ingest.retry import policy
 from tracker.servicesettings import DigestSettings
 
 log = logging.getLogger(__name__)
@@ -79,25 +79,33 @@ def send_message(settings: DigestSettings, message: EmailMessage) -> int:
     """Send, retrying `smtp_retries` times with a doubling delay; returns the tries it took.
 
     Raises:
-        MailError: every try failed (the last reason is in the message).
+        MailError: every try failed, or one failed in a way a retry cannot fix (the last
+            reason is in the message).
     """
     check_mail_settings(settings, connect=False)
-    delay = settings.smtp_retry_delay
-    for attempt in range(1, settings.smtp_retries + 2):
-        try:
-            with _connect(settings) as smtp:
-                smtp.send_message(message)
-            return attempt
-        except (OSError, smtplib.SMTPException) as e:
-            reason = _reason(e)
-            if isinstance(e, _PERMANENT) or attempt > settings.smtp_retries:
-                raise MailError(f"Could not send the digest to {settings.email_to} via "
-                                f"{settings.smtp_host}:{settings.smtp_port} after {attempt} "
-                                f"tries: {reason}") from e
-            log.warning("sending the digest failed (%s); retrying in %.0f s", reason, delay)
-            time.sleep(delay)
-            delay *= 2
-    raise AssertionError("unreachable")
+    first = settings.smtp_retry_delay
+    retrying = policy(
+        retries=settings.smtp_retries, backoff=first,
+        # No cap beyond the doubling itself: a digest is not in a hurry.
+        max_backoff=first * 2.0**settings.smtp_retries,
+        retry_on=lambda e: isinstance(e, OSError | smtplib.SMTPException)
+        and not isinstance(e, _PERMANENT),
+        on_retry=lambda e, wait: log.warning("sending the digest failed (%s); retrying in "
+                                             "%.0f s", _reason(e), wait),
+    )
+    try:
+        retrying(_send, settings, message)
+    except (OSError, smtplib.SMTPException) as e:
+        tries = retrying.statistics.get("attempt_number", 1)
+        raise MailError(f"Could not send the digest to {settings.email_to} via "
+                        f"{settings.smtp_host}:{settings.smtp_port} after {tries} "
+                        f"tries: {_reason(e)}") from e
+    return int(retrying.statistics.get("attempt_number", 1))
+
+
+def _send(settings: DigestSettings, message: EmailMessage) -> None:
+    with _connect(settings) as smtp:
+        smtp.send_message(message)
 
 
 def _connect(settings: DigestSettings) -> smtplib.SMTP:
