@@ -59,7 +59,7 @@ class ReaderScreen(Screen[None]):
         Binding("escape", "close", "Close"),
         Binding("t", "tag", "Tag"),
         Binding("o", "open_url", "Browser"),
-        Binding("l", "open_link", "Open link"),
+        Binding("l", "open_link", "Open link", show=False),
         Binding("backspace,left_square_bracket,alt+left", "back", "Back"),
         Binding("right_square_bracket,alt+right", "forward", "Forward"),
         Binding("u", "parent", "Post of comment", show=False),
