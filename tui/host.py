@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from urllib.parse import urljoin
 
 from textual.app import App
 from textual.dom import DOMNode
 from textual.reactive import reactive
+from textual.widget import Widget
 
 from tracker.errors import TrackerError
+from tracker.text import clean_text, safe_url
 from tracker.tui.library import Library, Progress
 
 log = logging.getLogger("tracker.tui.app")
@@ -86,3 +89,20 @@ def show_error(node: DOMNode, error: BaseException) -> None:
     app = node.app
     assert isinstance(app, HostApp)
     app.show_error(error)
+
+
+def open_web(node: Widget, url: str, base: str | None = None) -> bool:
+    """Open `url` (relative ones against `base`) in the browser if it is http(s); else say no.
+
+    Bodies and citations come from the web: a `javascript:`, `file:` or escape-laden URL must
+    never reach the browser or the terminal.
+    """
+    target = safe_url(urljoin(base, url) if base and safe_url(base) else url)
+    if target is None:
+        shown = clean_text(url).encode("unicode_escape").decode("ascii")[:80]
+        node.notify(f"Not opening {shown}: only http(s) URLs open in the browser",
+                    title="Refused", severity="warning", markup=False)
+        return False
+    node.app.open_url(target)
+    node.notify(f"Opening {target}", markup=False)
+    return True

@@ -8,7 +8,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
@@ -41,12 +41,13 @@ def jobs() -> dict[str, datetime | None]:
         engine.dispose()
 
 
-def wait_for(check: Callable[[], bool], timeout: float, proc: subprocess.Popen[str]) -> None:
+def wait_for(check: Callable[[], bool], timeout: float,
+             proc: subprocess.Popen[str] | None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
             return
-        if proc.poll() is not None:
+        if proc is not None and proc.poll() is not None:
             raise AssertionError(f"tracker serve exited early: {proc.communicate()[1]}")
         time.sleep(0.05)
     raise AssertionError("timed out waiting")
@@ -133,7 +134,8 @@ def test_killed_service_restarts_and_catches_up_once(
     before = len(runs())
     stale = jobs()["sync:lesswrong"]
     assert stale is not None
-    time.sleep(3 * interval)  # three runs missed while down
+    # down until the clock has passed three of its run times
+    wait_for(lambda: datetime.now(UTC) > stale + timedelta(seconds=2 * interval), 60, None)
     assert jobs()["sync:lesswrong"] == stale
     restarted = datetime.now(UTC)
     proc = start_serve()
@@ -141,7 +143,9 @@ def test_killed_service_restarts_and_catches_up_once(
         wait_for(lambda: len(runs()) > before and runs()[-1].status == "ok", 30, proc)
         upcoming = jobs()["sync:lesswrong"]
         assert upcoming is not None and upcoming > restarted
-        time.sleep(0.5)
+        # once the next regular run is recorded, any extra catch-up run would be too
+        wait_for(lambda: any(r.started_at is not None and r.started_at >= upcoming
+                             and r.status == "ok" for r in runs()[before:]), 60, proc)
         caught_up = [r for r in runs()[before:]
                      if r.started_at is not None and r.started_at < upcoming]
         assert len(caught_up) == 1  # one catch-up run, not one per missed run

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from contextlib import suppress
 
 from textual.message import Message
@@ -21,6 +23,17 @@ async def settle(pilot: Pilot[None]) -> None:
                    for w in pilot.app.workers):
             return
     raise AssertionError("workers kept running")
+
+
+async def wait_until(pilot: Pilot[None], done: Callable[[], bool], what: str,
+                     deadline: float = 60.0) -> None:
+    """Let the app run, a message-loop turn at a time, until `done()` holds; fail naming
+    `what` if it never does (`deadline` seconds: generous, only a hung app reaches it)."""
+    give_up = time.monotonic() + deadline
+    while not done():
+        if time.monotonic() > give_up:
+            raise AssertionError(f"{what} never happened (waited {deadline:g} s)")
+        await pilot.pause()
 
 
 class Notes:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date
 
 from rich.text import Text
@@ -21,17 +20,9 @@ from tracker.tui.widgets.results import ResultList, hit_text
 from tracker.workbench import Workbench
 
 from .conftest import SIZE
+from .pilots import settle, wait_until
 
 PARETO = "Being the (Pareto) Best in the World"
-
-
-async def wait_until(pilot: Pilot[None], done: Callable[[], bool], what: str) -> None:
-    """Let the app run until `done()` holds (searches run in worker threads)."""
-    for _ in range(400):
-        if done():
-            return
-        await pilot.pause(0.025)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def screen_of(app: TrackerApp) -> SearchScreen:
@@ -100,7 +91,7 @@ async def test_typing_fast_shows_the_final_query_only(
         await pilot.press(*["backspace"] * 5)
         await type_query(pilot, "predict-o-matic")
         results = await shows(pilot, Query("predict-o-matic"))
-        await pilot.pause(0.3)  # a late answer to an earlier text must not replace it
+        await settle(pilot)  # every earlier search has answered: a late one must not win
         screen = screen_of(app)
         assert screen.outcome is not None and screen.outcome.query.text == "predict-o-matic"
         expected = workbench.search(Query("predict-o-matic"))

@@ -13,7 +13,7 @@ from tracker.tui.screens.help import HelpScreen
 from tracker.workbench import Workbench, make_app
 
 from .conftest import SIZE
-from .pilots import settle
+from .pilots import settle, wait_until
 from .reading import insert_post
 
 
@@ -64,7 +64,7 @@ async def test_the_command_palette_switches_screens(app: TrackerApp) -> None:
         await pilot.press("ctrl+p")
         await pilot.pause()
         await pilot.press(*"Claims")
-        await pilot.pause(0.3)
+        await wait_until(pilot, lambda: _palette_offers(app, "Claims"), "the Claims command")
         await pilot.press("enter")
         await pilot.pause()
         assert app.current_mode == "claims"
@@ -92,8 +92,8 @@ async def test_an_empty_store_opens_every_screen() -> None:
         async with app.run_test(size=SIZE, message_hook=messages.append) as pilot:
             await pilot.press(*"alignment")
             await settle(pilot)
-            await pilot.pause(0.2)
-            assert "Nothing is indexed yet" in str(app.screen.query_one("#status").render())
+            await wait_until(pilot, lambda: "Nothing is indexed yet" in str(
+                app.screen.query_one("#status").render()), "the not-indexed hint")
             for key in ("f3", "f4", "f5", "f2"):
                 await pilot.press(key)
                 await settle(pilot)
@@ -103,3 +103,15 @@ async def test_an_empty_store_opens_every_screen() -> None:
     errors = [m.notification for m in messages
               if isinstance(m, Notify) and m.notification.severity == "error"]
     assert errors == []
+
+
+def _palette_offers(app: TrackerApp, name: str) -> bool:
+    """The command palette is open with a command called `name` highlighted."""
+    from textual.command import CommandList, CommandPalette
+
+    palette = app.screen
+    if not isinstance(palette, CommandPalette):
+        return False
+    commands = palette.query_one(CommandList)
+    index = commands.highlighted
+    return index is not None and name in str(commands.get_option_at_index(index).prompt)

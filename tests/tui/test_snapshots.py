@@ -6,6 +6,7 @@ shows each search's time, and the status screen shows sync times."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
@@ -17,7 +18,9 @@ from tracker.tui.messages import OpenDocument
 from tracker.workbench import Workbench
 
 from .conftest import SIZE
+from .markdown_posts import DONT_ALIGN, WITHOUT_ROBUSTNESS, corpus_markdown
 from .pilots import settle
+from .reading import insert_post
 
 PARETO = "Being the (Pareto) Best in the World"
 
@@ -75,3 +78,35 @@ def test_help_lists_the_reader_keys(app: TrackerApp, workbench: Workbench,
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=SIZE, run_before=open_help)
+
+
+def _reader_at(app: TrackerApp, engine: Engine, shared: Path, key: str, phrase: str,
+               snap_compare: Any) -> bool:
+    """A real markdown post from the corpus, stored as a markdown source stores it, opened
+    with the cursor on `phrase`."""
+    title, body = corpus_markdown(shared / "corpus", key)
+    document_id = insert_post(engine, key.replace("/", "-").replace(".", "-"), title, body)
+
+    async def open_it(pilot: Pilot[None]) -> None:
+        pilot.app.post_message(OpenDocument(document_id, body.index(phrase)))
+        await pilot.pause()
+        await settle(pilot)
+
+    return bool(snap_compare(app, terminal_size=SIZE, run_before=open_it))
+
+
+def test_reader_markdown_lists_and_quotes(app: TrackerApp, engine: Engine, shared: Path,
+                                          snap_compare: Any) -> None:
+    # TurnTrout's numbered thought experiments, links, emphasis and `<hr/>` rules
+    assert _reader_at(app, engine, shared, DONT_ALIGN, "Subtitle: Don't try", snap_compare)
+
+
+def test_reader_markdown_numbered_items(app: TrackerApp, engine: Engine, shared: Path,
+                                        snap_compare: Any) -> None:
+    assert _reader_at(app, engine, shared, DONT_ALIGN, "We can also turn to thought",
+                      snap_compare)
+
+
+def test_reader_markdown_nested_lists_and_code(app: TrackerApp, engine: Engine, shared: Path,
+                                               snap_compare: Any) -> None:
+    assert _reader_at(app, engine, shared, WITHOUT_ROBUSTNESS, "So, let $C$ be", snap_compare)

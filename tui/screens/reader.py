@@ -20,7 +20,8 @@ from textual.widgets import Footer, Header, Static, TabbedContent, TabPane, Tree
 from textual.worker import Worker, WorkerState
 
 from tracker.errors import TrackerError
-from tracker.tui.host import library_of, show_error
+from tracker.text import clean_text
+from tracker.tui.host import library_of, open_web, show_error
 from tracker.tui.library import Citation, Comment, Hit, Mark, Page
 from tracker.tui.messages import OpenDocument, Tagged
 from tracker.tui.screens.tag import TagChoice, TagScreen, shorten
@@ -58,6 +59,7 @@ class ReaderScreen(Screen[None]):
         Binding("escape", "close", "Close"),
         Binding("t", "tag", "Tag"),
         Binding("o", "open_url", "Browser"),
+        Binding("l", "open_link", "Open link", show=False),
         Binding("backspace,left_square_bracket,alt+left", "back", "Back"),
         Binding("right_square_bracket,alt+right", "forward", "Forward"),
         Binding("u", "parent", "Post of comment", show=False),
@@ -77,6 +79,7 @@ class ReaderScreen(Screen[None]):
         self.history: list[Visit] = [Visit(document_id, at)]
         self.position = 0
         self._generation = 0  # results of workers started for an older visit are dropped
+        self._link = -1  # which link of the cursor's sentence `l` opened last
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -253,8 +256,16 @@ class ReaderScreen(Screen[None]):
         if self.page is None or not self.page.url:
             self.notify("This document has no URL", severity="warning", markup=False)
             return
-        self.app.open_url(self.page.url)
-        self.notify(f"Opening {self.page.url}", markup=False)
+        open_web(self, self.page.url)
+
+    def action_open_link(self) -> None:
+        """Open a link of the sentence under the cursor (the next one on each press)."""
+        links = self.view.links_at_cursor()
+        if self.page is None or not links:
+            self.notify("No link in this sentence", severity="warning", markup=False)
+            return
+        self._link = (self._link + 1) % len(links)
+        open_web(self, links[self._link], self.page.url)
 
     # --- comments preview and the status line ------------------------------------------------
 
@@ -275,6 +286,7 @@ class ReaderScreen(Screen[None]):
 
     @on(DocumentView.Moved, "#reader-text")
     def _moved(self) -> None:
+        self._link = -1
         self._status(status_text(self.view))
 
     def _status(self, text: Text) -> None:
@@ -361,6 +373,13 @@ def status_text(view: DocumentView) -> Text:
         extending = "extending (v stops) · " if view.extending else ""
         return Text(f"{count} sentence{'s' if count > 1 else ''}, {span[1] - span[0]} "
                     f"characters selected · {extending}t tags · esc clears")
+    links = view.links_at_cursor()
+    if links:
+        more = f" (+{len(links) - 1} more)" if len(links) > 1 else ""
+        text = Text("link: ", "bold")
+        text.append(clean_text(links[0])[:200] + more)
+        text.append(" · l opens it", "dim")
+        return text
     return Text("j/k sentence · v select · t tag · o browser · [ ] back/forward · 1-5 tabs",
                 "dim")
 

@@ -8,7 +8,6 @@ timer (or at once when a key jumps past them).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -26,15 +25,16 @@ from textual.strip import Strip
 from textual.timer import Timer
 
 from tracker.tui.library import Mark
-from tracker.tui.widgets.textmodel import Line, TextModel
+from tracker.tui.widgets.textmodel import Line, TextModel, visible_ranges
 
-_FOOTREF = re.compile(r"\[\^[^\]\s]{1,20}\]")
 _CHUNK = 1500  # lines wrapped per timer tick (~5 ms of prose), so keys stay responsive
 _TICK = 0.02
 _GUTTER = 1  # a blank column either side of the text
 _FALLBACK_WIDTH = 78  # before the first layout
 _STYLE_OF_KIND = {"h1": "h1", "h2": "h2", "h3": "heading", "h4": "heading", "h5": "heading",
-                  "h6": "heading", "note": "note", "code": "code", "fence": "code"}
+                  "h6": "heading", "note": "note", "code": "code", "fence": "code",
+                  "rule": "rule"}
+_BULLETS = str.maketrans("-*+", "•••")
 
 
 class DocumentView(ScrollView, can_focus=True):
@@ -46,6 +46,7 @@ class DocumentView(ScrollView, can_focus=True):
         "document--quote", "document--code", "document--note", "document--footref",
         "document--cursor", "document--selection", "document--supports",
         "document--opposes", "document--mentions", "document--stale", "document--suggested",
+        "document--em", "document--strong", "document--link", "document--rule",
     }
     DEFAULT_CSS = """
     DocumentView { overflow-y: scroll; overflow-x: hidden; background: $surface; }
@@ -58,6 +59,10 @@ class DocumentView(ScrollView, can_focus=True):
     DocumentView > .document--code { color: $text-secondary; }
     DocumentView > .document--note { color: $text-muted; }
     DocumentView > .document--footref { color: $accent; text-style: bold; }
+    DocumentView > .document--em { text-style: italic; }
+    DocumentView > .document--strong { text-style: bold; }
+    DocumentView > .document--link { color: $text-accent; text-style: underline; }
+    DocumentView > .document--rule { color: $text-muted; }
     DocumentView > .document--cursor { background: $primary-muted; }
     DocumentView > .document--selection { text-style: reverse; }
     DocumentView > .document--supports { background: $success-muted; text-style: underline; }
@@ -197,6 +202,16 @@ class DocumentView(ScrollView, can_focus=True):
     def target_span(self) -> tuple[int, int] | None:
         """What `t` tags: the selection, else the sentence under the cursor."""
         return self.selection_span or self.cursor_span
+
+    def links_at_cursor(self) -> list[str]:
+        """The link destinations (as written) in the sentence under the cursor, in order."""
+        span = self.cursor_span
+        if span is None:
+            return []
+        inline = self.model.blocks[self.model.block_at(span[0])].inline
+        if inline is None:
+            return []
+        return [url for start, end, url in inline.links if start < span[1] and end > span[0]]
 
     def marks_at_cursor(self) -> list[Mark]:
         """The claim marks overlapping the sentence under the cursor."""
@@ -351,12 +366,14 @@ class DocumentView(ScrollView, can_focus=True):
     def _offset_in(self, line: Line, x: int) -> int:
         """The body offset at column `x` of a line (its last character past its end)."""
         x -= cell_len(line.lead)
-        graphemes, _total = split_graphemes(self.model.body[line.start:line.end])
+        block = self.model.blocks[line.block]
         cells = 0
-        for first, _last, length in graphemes:
-            cells += length
-            if cells > x:
-                return line.start + first
+        for start, end in visible_ranges(block, line.start, line.end):
+            graphemes, _total = split_graphemes(self.model.body[start:end])
+            for first, _last, length in graphemes:
+                cells += length
+                if cells > x:
+                    return start + first
         return max(line.start, line.end - 1)
 
     # --- drawing ------------------------------------------------------------------------------
@@ -381,14 +398,17 @@ class DocumentView(ScrollView, can_focus=True):
     def _render_model_line(self, index: int) -> Strip:
         line = self.model.lines[index]
         block = self.model.blocks[line.block]
-        text = self._display_text(line)
         base = self._style(_STYLE_OF_KIND.get(block.kind, ""))
+        if block.kind == "rule":  # drawn across the width; its characters are all hidden
+            return Strip([Segment(" " * _GUTTER), Segment("─" * self.model.width, base)])
+        text = self._display_text(line)
         if block.quoted:
             base += self._style("quote")
-        spans = self._spans(line, text)
+        spans = self._spans(line)
         lead_style = self._style("bar" if block.quoted else "marker")
         segments = [Segment(" " * _GUTTER), Segment(line.lead, lead_style)]
-        for start, end in _pieces(line.start, line.end, spans):
+        shown = visible_ranges(block, line.start, line.end)
+        for start, end in _pieces(line.start, line.end, spans, shown):
             style = base
             for span_start, span_end, extra in spans:
                 if span_start < end and span_end > start:
@@ -397,24 +417,28 @@ class DocumentView(ScrollView, can_focus=True):
         return Strip(segments).simplify()
 
     def _display_text(self, line: Line) -> str:
-        """The line's body text, with tabs as spaces and quote markers as bars."""
+        """The line's body text, with tabs as spaces, quote markers as bars and bullets as •
+        (one character for one, so offsets hold)."""
         text = self.model.body[line.start:line.end].replace("\t", " ")
         block = self.model.blocks[line.block]
-        if line.first and block.quoted:
+        if line.first and (block.quoted or block.kind == "item"):
             head = text[:block.marker].replace(">", "▌")
+            if block.kind == "item":
+                head = head.translate(_BULLETS)
             text = head + text[block.marker:]
         return text
 
-    def _spans(self, line: Line, text: str) -> list[tuple[int, int, Style]]:
+    def _spans(self, line: Line) -> list[tuple[int, int, Style]]:
         """Styled spans of a line, in body offsets, weakest first."""
         block = self.model.blocks[line.block]
         spans: list[tuple[int, int, Style]] = []
         if line.first and block.marker:
             name = "footref" if block.kind == "note" else "bar" if block.quoted else "marker"
             spans.append((line.start, line.start + block.marker, self._style(name)))
-        for match in _FOOTREF.finditer(text):
-            spans.append((line.start + match.start(), line.start + match.end(),
-                          self._style("footref")))
+        if block.inline is not None:
+            for start, end, name in block.inline.styles:
+                if start < line.end and end > line.start:
+                    spans.append((start, end, self._style(name)))
         for mark in self.marks:
             if mark.start < line.end and mark.end > line.start:
                 spans.append((mark.start, mark.end, self._mark_style(mark)))
@@ -442,14 +466,17 @@ class DocumentView(ScrollView, can_focus=True):
         return self.get_component_rich_style(f"document--{name}")
 
 
-def _pieces(start: int, end: int,
-            spans: Sequence[tuple[int, int, Style]]) -> list[tuple[int, int]]:
-    """`[start, end)` cut at every span edge inside it."""
+def _pieces(start: int, end: int, spans: Sequence[tuple[int, int, Style]],
+            shown: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The drawn parts (`shown`) of `[start, end)`, cut at every span edge inside them."""
     cuts = {start, end}
     for span_start, span_end, _style in spans:
         if start < span_start < end:
             cuts.add(span_start)
         if start < span_end < end:
             cuts.add(span_end)
+    for low, high in shown:
+        cuts.update((low, high))
     ordered = sorted(cuts)
-    return list(zip(ordered, ordered[1:], strict=False))
+    pieces = zip(ordered, ordered[1:], strict=False)
+    return [(a, b) for a, b in pieces if any(low <= a and b <= high for low, high in shown)]

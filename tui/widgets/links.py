@@ -11,6 +11,7 @@ from textual.binding import Binding, BindingType
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
+from tracker.tui.host import open_web
 from tracker.tui.messages import OpenDocument
 
 
@@ -74,8 +75,7 @@ class LinkList(OptionList):
         if entry is None or not entry.url:
             self.notify("This entry has no URL", severity="warning", markup=False)
             return
-        self.app.open_url(entry.url)
-        self.notify(f"Opening {entry.url}", markup=False)
+        open_web(self, entry.url)
 
 
 def _prompt(entry: LinkEntry) -> Text:

@@ -9,20 +9,27 @@ screenful at once and the rest in chunks, and sentences are found only as far as
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
 from rich.cells import cell_len, split_graphemes
 
+from tracker.tui.widgets.markup import Inline, scan_inline
+
 # One line's markdown-flavoured lead: indent, quote markers, then a heading, a list item or a
 # footnote definition (the shapes `tracker.ingest.html` writes).
 _LEAD = re.compile(
-    r"(?P<indent>[ \t]*)(?P<quote>(?:>[ \t]?)+)?"
+    r"(?P<indent>[ \t]*)(?P<quote>(?:>[ \t]?)+)?[ \t]*"
     r"(?:(?P<head>#{1,6})[ \t]+|(?P<item>(?:[-*+]|\d{1,9}[.)])[ \t]+)"
     r"|(?P<note>\[\^[^\]\s]{1,20}\]:[ \t]*))?"
 )
-# A sentence ends at . ! ? … (then closing quotes/brackets and footnote refs) before a space.
-_BOUNDARY = re.compile(r"[.!?…]+[\"'”’)\]]*(?:\[\^[^\]\s]{1,20}\])*(?=\s)")
+# A horizontal rule: `---`, `* * *`, `___`, or the `<hr/>` that markdown sources keep.
+_RULE = re.compile(r"[ \t]*(?:>[ \t]?)*[ \t]*"
+                   r"(?:(?:-[ \t]*){3,}|(?:\*[ \t]*){3,}|(?:_[ \t]*){3,}|<hr\s*/?>)[ \t]*",
+                   re.IGNORECASE)
+# A sentence ends at . ! ? … (then closing quotes/brackets, emphasis and footnote refs) before
+# a space.
+_BOUNDARY = re.compile(r"[.!?…]+[\"'”’)\]*_]*(?:\[\^[^\]\s]{1,20}\])*(?=\s)")
 _ABBREVIATIONS = frozenset({"e.g.", "i.e.", "mr.", "mrs.", "ms.", "dr.", "vs.", "cf.", "st.",
                             "no.", "fig.", "al.", "approx.", "ca."})
 _MAX_SENTENCE = 2000  # characters scanned per step for a boundary; longer runs are cut
@@ -42,12 +49,14 @@ class Block:
     end: int
     """Offset of its newline (or of the body's end)."""
     kind: str
-    """text | blank | h1..h6 | item | note | code | fence"""
+    """text | blank | h1..h6 | item | note | code | fence | rule"""
     quoted: bool
     marker: int
     """How many characters at `start` are markup (`## `, `- `, `> `, `[^1]: `)."""
     lead: str
     """What continuation lines show before their text (an indent, quote bars)."""
+    inline: Inline | None = None
+    """Its inline markup (hidden and styled ranges, links); None: plain text."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,12 +79,14 @@ class TextModel:
         self.body = body
         self.width = max(_MIN_WIDTH, width)
         self.blocks: list[Block] = []
+        self.block_starts: list[int] = []
         self._block_pos = 0  # where the next block starts
         self._fenced = False
         self.lines: list[Line] = []
         self.line_starts: list[int] = []
         self._wrap_block = 0  # the block being wrapped, and where in it
         self._wrap_pos = 0
+        self._shown: tuple[int, str, list[int]] = (-1, "", [])  # a block's drawn text, offsets
         self.sentences: list[tuple[int, int]] = []
         self.sentence_starts: list[int] = []
         self._sent_block = 0
@@ -93,8 +104,16 @@ class TextModel:
         while len(self.blocks) <= index:
             if self.blocks_done:
                 return False
-            self.blocks.append(self._next_block())
+            block = self._next_block()
+            self.blocks.append(block)
+            self.block_starts.append(block.start)
         return True
+
+    def block_at(self, offset: int) -> int:
+        """The index of the block holding `offset` (scanning blocks as far as needed)."""
+        while (not self.blocks or self.blocks[-1].end < offset) and not self.blocks_done:
+            self._ensure_block(len(self.blocks))
+        return max(0, bisect_right(self.block_starts, offset) - 1)
 
     def _next_block(self) -> Block:
         body, start = self.body, self._block_pos
@@ -110,6 +129,9 @@ class TextModel:
             return Block(start, end, "code", False, 0, "")
         if not stripped:
             return Block(start, end, "blank", False, end - start, "")
+        if _RULE.fullmatch(body, start, end):
+            return Block(start, end, "rule", False, end - start, "",
+                         Inline(((start, end),), (), ()))
         return _classify(body, start, end, self.width)
 
     # --- wrapping -----------------------------------------------------------------------------
@@ -127,7 +149,7 @@ class TextModel:
             first = self._wrap_pos <= block.start
             pos = block.start if first else self._wrap_pos
             lead = "" if first else block.lead
-            end, following = _cut(self.body, pos, block.end, self.width - len(lead))
+            end, following = self._cut_block(self._wrap_block, pos, self.width - len(lead))
             self.lines.append(Line(pos, end, self._wrap_block, lead, first))
             self.line_starts.append(pos)
             added += 1
@@ -137,6 +159,47 @@ class TextModel:
             else:
                 self._wrap_pos = following
         return added
+
+    def _cut_block(self, index: int, pos: int, width: int) -> tuple[int, int]:
+        """`_cut` over what block `index` draws (its hidden markup takes no cells)."""
+        block = self.blocks[index]
+        if block.kind == "rule":
+            return block.end, block.end
+        if block.inline is None or not block.inline.hidden:
+            return _cut(self.body, pos, block.end, width)
+        shown, offsets = self._shown_text(index)
+        first = bisect_left(offsets, pos)
+        stop, following = _cut(shown, first, len(shown), width)
+        if stop >= len(shown):
+            return block.end, block.end
+        end = self._past_hidden(block.inline, offsets[stop - 1] + 1)
+        return end, max(end, offsets[following - 1] + 1)
+
+    def _shown_text(self, index: int) -> tuple[str, list[int]]:
+        """Block `index`'s drawn characters and the body offset of each (plus its end)."""
+        if self._shown[0] != index:
+            block = self.blocks[index]
+            ranges = visible_ranges(block, block.start, block.end)
+            offsets = [i for start, end in ranges for i in range(start, end)]
+            offsets.append(block.end)
+            shown = "".join(self.body[start:end] for start, end in ranges)
+            self._shown = (index, shown, offsets)
+        return self._shown[1], self._shown[2]
+
+    @staticmethod
+    def _past_hidden(inline: Inline, offset: int) -> int:
+        """`offset`, moved past a hidden range starting there (a closing `_` or `](url)`)."""
+        for start, end in inline.hidden:
+            if start == offset:
+                return end
+            if start > offset:
+                break
+        return offset
+
+    def shown(self, start: int, end: int) -> str:
+        """What `body[start:end]` draws (within one block): its characters less hidden markup."""
+        block = self.blocks[self.block_at(start)]
+        return "".join(self.body[a:b] for a, b in visible_ranges(block, start, end))
 
     def wrap_through(self, offset: int) -> None:
         """Wrap until the line holding body offset `offset` exists."""
@@ -188,7 +251,7 @@ class TextModel:
     def _scan_sentence(self) -> None:
         """Advance the scan by one sentence (or past one block without any)."""
         block = self.blocks[self._sent_block]
-        if block.kind in ("blank", "fence"):
+        if block.kind in ("blank", "fence", "rule"):
             self._next_sentence_block()
             return
         pos = block.start + block.marker if self._sent_pos < 0 else self._sent_pos
@@ -228,7 +291,27 @@ def _classify(body: str, start: int, end: int, width: int) -> Block:
     marker = match.end() - start
     lead = "" if kind.startswith("h") else \
         "".join("▌" if ch == ">" else " " for ch in body[start:match.end()])
-    return Block(start, end, kind, quoted, marker, lead[: width // 2])
+    hide = ((match.start("head"), match.end()),) if match.group("head") else ()
+    inline = None if kind == "code" else scan_inline(body, match.end(), end, hide)
+    return Block(start, end, kind, quoted, marker, lead[: width // 2], inline)
+
+
+def visible_ranges(block: Block, start: int, end: int) -> list[tuple[int, int]]:
+    """The parts of `[start, end)` that block `block` draws (its hidden markup left out)."""
+    if block.inline is None or not block.inline.hidden:
+        return [(start, end)] if end > start else []
+    ranges, pos = [], start
+    for low, high in block.inline.hidden:
+        if high <= pos:
+            continue
+        if low >= end:
+            break
+        if low > pos:
+            ranges.append((pos, low))
+        pos = max(pos, high)
+    if pos < end:
+        ranges.append((pos, end))
+    return ranges
 
 
 def _cut(body: str, pos: int, end: int, width: int) -> tuple[int, int]:
