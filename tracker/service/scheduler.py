@@ -81,6 +81,8 @@ def run_sync(name: str) -> None:
                     "resumes", name)
         return
     counts = report.counts
+    if report.error:
+        log.error("sync %s: %s", name, report.error)
     log.info("sync %s: %s · %d new, %d updated", name, report.status, counts.new, counts.updated)
     if runtime.settings.schedule.index and (counts.new or counts.updated):
         run_index()

@@ -99,7 +99,7 @@ def sync_source(
     except SourceError as e:
         report.status, report.error = "failed", e.msg
         report.retry_after = getattr(e, "retry_at", None)
-        log.error("%s", e.msg)
+        log.info("%s", e.msg)  # the report carries it: the CLI prints it once, serve logs it
     except BaseException:
         report.status, report.error = "interrupted", "the sync was interrupted; run it again"
         raise
