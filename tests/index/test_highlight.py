@@ -43,7 +43,7 @@ def test_highlights_are_what_fts5_matched() -> None:
 
 
 def test_row_budget_counts_words_by_porter_stem(tmp_path) -> None:
-    from tracker.db import make_engine
+    from tracker.store.engine import make_engine
 
     engine: Engine = make_engine(f"sqlite:///{tmp_path / 'budget.db'}")
     try:

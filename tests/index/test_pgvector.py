@@ -7,8 +7,8 @@ import pytest
 from sqlalchemy import Engine
 
 from tests.index.conftest import HashEmbedder, doc, put, run_index
-from tracker.db import make_engine
 from tracker.index.backends import open_vector_index
+from tracker.store.engine import make_engine
 
 pytestmark = pytest.mark.postgres
 

@@ -21,7 +21,6 @@ from tests.servers.forum import Fault, ForumServer, Site, format_timestamp, samp
 from tests.servers.local import LocalServer, Reply, Request
 from tracker.cli import cli
 from tracker.config import ArxivSettings, FeedConfig, FeedsSettings, ForumSettings, load_settings
-from tracker.db import make_engine, session_scope
 from tracker.errors import ConfigError, SourceError
 from tracker.ingest.arxiv import ArxivSource
 from tracker.ingest.feeds import FeedsSource, discover_feed
@@ -30,6 +29,7 @@ from tracker.ingest.http import make_client
 from tracker.ingest.opml import parse_opml
 from tracker.ingest.retry import wait_seconds
 from tracker.models import Document, DocumentCreate, SyncState
+from tracker.store.engine import make_engine, session_scope
 
 # ESC/CSI (clear screen, red), OSC (set the window title), 8-bit CSI, a bidi override.
 HOSTILE = "\x1b[2J\x1b[31mboom\x1b]0;pwned\x07 \x9b2Jagain\u202e end"
