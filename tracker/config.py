@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import os
 import tomllib
 from typing import Any
 
@@ -15,6 +17,7 @@ from pydantic_settings import (
 
 from tracker import __version__, paths
 from tracker.errors import ConfigError
+from tracker.section import Section
 from tracker.servicesettings import DigestSettings, ScheduleSettings
 
 FORUM_SOURCES = ("lesswrong", "alignmentforum", "eaforum")
@@ -29,11 +32,9 @@ _DEFAULT_ENDPOINTS = {
 }
 
 
-class SourceSettings(BaseModel):
+class SourceSettings(Section):
     """Settings shared by every source."""
 
-    endpoint: str | None = None
-    """Base URL of the source's API; tests point it at 127.0.0.1."""
     delay: float = Field(default=3.0, ge=0)
     """Seconds between two requests to this source (LessWrong's robots.txt asks for 3)."""
     enabled: bool = True
@@ -48,13 +49,20 @@ class SourceSettings(BaseModel):
     """The longest single wait between retries, `Retry-After` included."""
     extra_header: str | None = None
     """An extra request header, `Name: value`, for sites that issue access tokens. Never logged."""
+
+
+class ApiSourceSettings(SourceSettings):
+    """A source read through one paged API (the forums' GraphQL, arXiv's export API)."""
+
+    endpoint: str | None = None
+    """Base URL of the source's API; tests point it at 127.0.0.1."""
     first_sync_days: int = Field(default=30, ge=1)
     """How far back the first sync of this source reaches when no `--since` is given."""
     page_size: int = Field(default=100, ge=1, le=500)
     """Documents asked for per request."""
 
 
-class ForumSettings(SourceSettings):
+class ForumSettings(ApiSourceSettings):
     """A ForumMagnum site (LessWrong, Alignment Forum, EA Forum)."""
 
     af_only: bool = False
@@ -81,7 +89,7 @@ DEFAULT_ARXIV_QUERY = (
 )
 
 
-class ArxivSettings(SourceSettings):
+class ArxivSettings(ApiSourceSettings):
     """The arXiv export API (Atom); its terms allow one request every 3 seconds."""
 
     query: str = DEFAULT_ARXIV_QUERY
@@ -98,7 +106,7 @@ class ArxivSettings(SourceSettings):
     error. A page of 2000 abstracts is about 6 MB."""
 
 
-class FeedConfig(BaseModel):
+class FeedConfig(Section):
     """One RSS or Atom feed."""
 
     url: str
@@ -152,7 +160,7 @@ class FeedsSettings(SourceSettings):
     """Fetch each backfilled post's full body (one request per post)."""
 
 
-class SourcesSettings(BaseModel):
+class SourcesSettings(Section):
     """Per-source settings, by source name."""
 
     lesswrong: ForumSettings = Field(default_factory=ForumSettings)
@@ -178,7 +186,7 @@ class SourcesSettings(BaseModel):
         return found
 
 
-class IndexSettings(BaseModel):
+class IndexSettings(Section):
     """Passages, embeddings and search (`tracker index`, `tracker search`)."""
 
     model: str = "all-MiniLM-L6-v2"
@@ -269,15 +277,65 @@ def source_names() -> tuple[str, ...]:
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Read settings, turning a bad file or value into a `ConfigError` that names it."""
+    """Read settings, turning a bad file or value, or an unknown key, into a `ConfigError`
+    that names it (and the nearest valid key)."""
+    _refuse_unknown_variables()
     try:
         return Settings(**overrides)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"Config file {paths.config_file()} is not valid TOML: {e}") from e
     except ValidationError as e:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors()
-        )
+        problems = "; ".join(_problem(err) for err in e.errors())
         raise ConfigError(
             f"Invalid setting in {paths.config_file()} or TRACKER_* environment: {problems}"
         ) from e
+
+
+# TRACKER_* variables that are not settings: the data directory.
+_NOT_SETTINGS = frozenset({"HOME"})
+
+
+def _refuse_unknown_variables() -> None:
+    """A TRACKER_* variable naming no setting (pydantic-settings reads only known names at the
+    top level, so `TRACKER_CONTCT` would be ignored in silence)."""
+    known = {name.upper() for name in Settings.model_fields} | _NOT_SETTINGS
+    for variable in sorted(os.environ):
+        if not variable.startswith("TRACKER_"):
+            continue
+        head = variable.removeprefix("TRACKER_").split("__", 1)[0]
+        if head not in known:
+            near = difflib.get_close_matches(head, sorted(known), n=1)
+            hint = f"; did you mean TRACKER_{near[0]}?" if near else ""
+            raise ConfigError(f"Unknown setting {variable} in the environment{hint}")
+
+
+def _problem(err: Any) -> str:
+    """One validation error as `where: what`, an unknown key with the nearest valid one."""
+    loc = [str(p) for p in err["loc"]]
+    where = ".".join(loc)
+    if err["type"] != "extra_forbidden":
+        return f"{where}: {err['msg']}"
+    valid = _keys_at(err["loc"][:-1])
+    near = difflib.get_close_matches(loc[-1], valid, n=1, cutoff=0.5)
+    hint = f"; did you mean '{near[0]}'?" if near else f"; valid keys: {', '.join(valid)}"
+    env = "TRACKER_" + "__".join(p.upper() for p in loc if not p.isdigit())
+    return f"unknown key '{where}' (in config.toml or {env}){hint}"
+
+
+def _keys_at(loc: tuple[Any, ...]) -> list[str]:
+    """The field names of the settings section at `loc` (list indexes skipped)."""
+    model: Any = Settings
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            return []
+        annotation = field.annotation
+        for candidate in (annotation, *getattr(annotation, "__args__", ())):
+            if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+                model = candidate
+                break
+        else:
+            return []
+    return sorted(model.model_fields)

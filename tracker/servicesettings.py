@@ -6,7 +6,9 @@ import re
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from tracker.section import Section
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -33,7 +35,7 @@ def check_cron(expression: str) -> str:
     return expression
 
 
-class SourceSchedule(BaseModel):
+class SourceSchedule(Section):
     """When `tracker serve` syncs one source: every `interval` seconds, or on a `cron` line."""
 
     interval: float | None = Field(default=None, gt=0)
@@ -53,7 +55,7 @@ def _every(seconds: float) -> SourceSchedule:
     return SourceSchedule(interval=seconds)
 
 
-class ScheduleSettings(BaseModel):
+class ScheduleSettings(Section):
     """Per-source sync schedules. The defaults are polite: forums hourly (one connection,
     3 s between requests), arXiv daily (its listings change once a day), feeds every 4 hours."""
 
@@ -81,7 +83,7 @@ class ScheduleSettings(BaseModel):
         return found
 
 
-class DigestSettings(BaseModel):
+class DigestSettings(Section):
     """The weekly digest: when it is built and where it is mailed."""
 
     weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"

@@ -46,3 +46,19 @@ def safe_url(url: str | None) -> str | None:
 
 
 _URL_UNSAFE = re.compile(r"[\x00-\x20\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
+def json_text(data: object) -> str:
+    """JSON for a terminal or a pipe: UTF-8 kept readable, but C1 controls, DEL, line and
+    paragraph separators and bidi overrides written as `\\uXXXX` escapes.
+
+    `json.dumps(ensure_ascii=False)` escapes only C0 controls; a stored `\\x9b` (8-bit CSI)
+    would reach the terminal raw. The escapes parse back to the same strings.
+    """
+    import json
+
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+_JSON_UNSAFE = re.compile(r"[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]")

@@ -7,7 +7,6 @@ post cannot smuggle terminal escapes into a file someone later `cat`s.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from sqlmodel import Session
 
 from tracker import store
 from tracker.models import Claim, ClaimLink
-from tracker.text import clean_text
+from tracker.text import clean_text, json_text
 
 FORMATS = ("markdown", "json", "argdown", "jsonld")
 ANNO_CONTEXT = "http://www.w3.org/ns/anno.jsonld"
@@ -125,7 +124,7 @@ def render_json(entries: Sequence[MapEntry], *, generated_at: datetime) -> str:
                     "links": [link_json(k, e.documents.get(k.document_id)) for k in e.links]}
                    for e in entries],
     }
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    return json_text(data) + "\n"
 
 
 def render_markdown(entries: Sequence[MapEntry], *, generated_at: datetime) -> str:
@@ -224,7 +223,7 @@ def render_jsonld(entries: Sequence[MapEntry], *, generated_at: datetime) -> str
         "total": len(items),
         "first": {"type": "AnnotationPage", "startIndex": 0, "items": items},
     }
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    return json_text(data) + "\n"
 
 
 def annotation(link: ClaimLink, claim: Claim, ref: store.DocumentRef | None,

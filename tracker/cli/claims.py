@@ -6,7 +6,6 @@ status 1. Heavy imports (the index, the model) happen inside the commands that n
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from tracker.errors import TrackerError
+from tracker.text import clean_text, json_text
 
 if TYPE_CHECKING:
     from tracker.claims.suggest import CheckReport, SuggestReport
@@ -131,20 +131,16 @@ def _print_claim(found: Claim, counts: dict[str, int], links: Sequence[ClaimLink
 
 
 def _print_link(link: ClaimLink, ref: DocumentRef | None, *, stance: bool = False) -> None:
-    from tracker.text import clean_text
-
     label = f"[link {link.id}]" + (f" {link.stance}?" if stance else "")
     click.echo(f"  {label} {_byline(ref, link.document_id)}")
     click.echo(f'      "{_snippet(clean_text(link.quote))}"')
     if link.note:
         click.echo(f"      note: {clean_text(link.note)}")
     if ref is not None and ref.url:
-        click.echo(f"      {ref.url}")
+        click.echo(f"      {clean_text(ref.url)}")
 
 
 def _byline(ref: DocumentRef | None, document_id: int) -> str:
-    from tracker.text import clean_text
-
     if ref is None:
         return f"document {document_id}"
     parts = [clean_text(ref.title) or "(untitled)"]
@@ -283,8 +279,6 @@ def claim_suggest(obj: Context, claim_id: int, limit: int, as_json: bool) -> Non
 def suggest_json(report: SuggestReport) -> dict[str, Any]:
     """The `claim suggest --json` document."""
     from tracker.claims.map import claim_json, document_json
-    from tracker.text import clean_text
-
     rows = []
     for rank, (found, link) in enumerate(report.suggestions, start=1):
         passage = report.passages[found.passage_id]
@@ -307,8 +301,6 @@ def suggest_json(report: SuggestReport) -> dict[str, Any]:
 
 
 def _print_suggestions(report: SuggestReport) -> None:
-    from tracker.text import clean_text
-
     click.echo(f"suggestions for claim {report.claim.id}: {report.claim.text}")
     learned = "classifier on" if report.classifier else "classifier after 2 accepted and 2 " \
         "rejected"
@@ -324,7 +316,7 @@ def _print_suggestions(report: SuggestReport) -> None:
         click.echo(f"    {_byline(ref, found.document_id)}")
         click.echo(f'    "{_snippet(clean_text(report.passages[found.passage_id].text))}"')
         if ref is not None and ref.url:
-            click.echo(f"    {ref.url}")
+            click.echo(f"    {clean_text(ref.url)}")
     if report.suggestions:
         click.echo("accept: tracker claim accept LINK [--stance opposes]   "
                    "reject: tracker claim reject LINK", err=True)
@@ -412,8 +404,6 @@ def _read_text(path: Path) -> str:
 def check_json(report: CheckReport) -> dict[str, Any]:
     """The `claim check --json` document."""
     from tracker.claims.map import claim_json, document_json
-    from tracker.text import clean_text
-
     passages = []
     for rank, (pid, score) in enumerate(report.passages, start=1):
         info = report.info.get(pid)
@@ -435,8 +425,6 @@ def check_json(report: CheckReport) -> dict[str, Any]:
 
 
 def _print_check(report: CheckReport) -> None:
-    from tracker.text import clean_text
-
     click.echo("closest claims:" if report.claims else "no claims yet")
     for found, score, counts in report.claims:
         click.echo(f"  {found.id:>4} ({score:.2f})  +{counts['supports']} -{counts['opposes']}  "
@@ -454,7 +442,7 @@ def _print_check(report: CheckReport) -> None:
 
 
 def _echo_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    click.echo(json_text(data))
 
 
 # --- export --------------------------------------------------------------------------------------

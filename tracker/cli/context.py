@@ -1,7 +1,5 @@
-"""What every command is handed:
-
-settings and the engine on first use, and expected errors as one line.
-"""
+"""What every command is handed: settings and the engine on first use, and expected errors as
+one line."""
 
 from __future__ import annotations
 
@@ -36,9 +34,15 @@ class TrackerGroup(click.Group):
         try:
             return super().invoke(ctx)
         except ConfigError as e:
-            raise click.UsageError(e.msg, ctx) from e
+            raise _ConfigProblem(e.msg) from e
         except TrackerError as e:
             raise click.ClickException(e.msg) from e
+
+
+class _ConfigProblem(click.ClickException):
+    """A configuration or usage problem: one line, exit status 2."""
+
+    exit_code = 2
 
 
 pass_context = click.make_pass_decorator(Context, ensure=True)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
 from tracker.cli.context import Context, pass_context
+from tracker.text import json_text
 
 
 @click.command()
@@ -25,8 +24,8 @@ def doctor(obj: Context, repair: bool, as_json: bool) -> None:
             click.echo(f"repaired: {line}", err=True)
     findings = check(obj.engine, obj.settings)
     if as_json:
-        click.echo(json.dumps([{"part": f.part, "state": f.state, "what": f.what, "fix": f.fix}
-                               for f in findings], indent=2))
+        click.echo(json_text([{"part": f.part, "state": f.state, "what": f.what, "fix": f.fix}
+                               for f in findings]))
     else:
         for f in findings:
             fix = f" — run: {f.fix}" if f.fix else ""

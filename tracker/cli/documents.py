@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
@@ -10,6 +9,7 @@ import click
 from tracker import paths
 from tracker.cli.context import Context, pass_context
 from tracker.config import source_names
+from tracker.text import json_text
 
 
 @click.command()
@@ -30,7 +30,7 @@ def status(obj: Context, as_json: bool) -> None:
     if as_json:
         data = status_json(rows, total, obj.settings, feeds)
         data["schedule"] = scheduled_json(obj.engine)
-        click.echo(json.dumps(data, indent=2))
+        click.echo(json_text(data))
     else:
         print_status(rows, total, obj.settings, feeds)
         print_schedule(obj.engine)
@@ -69,7 +69,7 @@ def show(obj: Context, ref: str, as_json: bool, depth: int) -> None:
                  "url": d.url, "title": d.title, "reason": reason}
                 for d, reason in store.same_work(session=session, document_id=document.id)
             ]
-            click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+            click.echo(json_text(data))
             return
         click.echo(render_document(session, public, thread, parent, depth=depth))
         if obj.settings.digest.implicit_interests and document.id is not None:
@@ -106,8 +106,7 @@ def links(obj: Context, ref: str, cited_by: bool, as_json: bool) -> None:
             session=session, document_id=document.id
         )
         if as_json:
-            click.echo(json.dumps(links_json(document, rows, cited_by), indent=2,
-                                  ensure_ascii=False))
+            click.echo(json_text(links_json(document, rows, cited_by)))
         else:
             print_links(document, rows, cited_by)
 

@@ -91,7 +91,7 @@ def print_sync_summary(reports: Sequence[SyncReport]) -> None:
         )
     for report in reports:
         if report.error:
-            click.echo(f"error: {report.error}", err=True)
+            click.echo(f"error: {clean_text(report.error)}", err=True)
 
 
 # --- status ----------------------------------------------------------------------------------

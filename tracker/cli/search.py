@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -11,6 +10,7 @@ from typing import Any
 import click
 
 from tracker.cli.context import Context, pass_context, single_blas_thread
+from tracker.text import json_text
 
 
 @click.command(name="index")
@@ -99,7 +99,7 @@ def search(obj: Context, /, words: Sequence[str], **options: Any) -> None:
     results = searcher.search(query, filters, limit=options["limit"])
     if options["as_json"]:
         data = results_json(query, results, searcher.catalog, filters)
-        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        click.echo(json_text(data))
         return
     if not searcher.keyword.count():
         click.echo("nothing is indexed yet: run `tracker index`", err=True)
@@ -140,6 +140,6 @@ def similar(obj: Context, /, ref: str, **options: Any) -> None:
         data = results_json(label, results, searcher.catalog, filters)
         data["document"] = {"id": document.id, "source": document.source,
                             "native_id": document.native_id, "title": document.title}
-        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        click.echo(json_text(data))
         return
     print_results("", results, searcher.catalog)

@@ -99,7 +99,7 @@ def print_results(query: str, results: Sequence[SearchResult], catalog: Catalog)
         if passage is not None and passage.text:
             console.print(_snippet(passage.text, query, plain=plain))
         if doc.url:
-            console.print(Text(f"   {doc.url}", style="blue"))
+            console.print(Text(f"   {clean_text(doc.url)}", style="blue"))
     if not results:
         click.echo("no results", err=True)
 

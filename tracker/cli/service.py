@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from tracker.errors import TrackerError
+from tracker.text import json_text
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -66,10 +66,10 @@ def interests(obj: Context, as_json: bool) -> None:
         implicit = [(t.kind, t.value) for t in all_topics(session=session, implicit=enabled)
                     if t.implicit]
     if as_json:
-        click.echo(json.dumps({
+        click.echo(json_text({
             "explicit": [{"kind": k, "value": v} for k, v in explicit],
             "implicit": [{"kind": k, "value": v} for k, v in implicit],
-            "implicit_enabled": enabled}, indent=2, ensure_ascii=False))
+            "implicit_enabled": enabled}))
         return
     if not explicit and not implicit:
         click.echo("No interests yet: `tracker follow search|author|tag|claim|source VALUE`")

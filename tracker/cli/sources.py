@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -12,6 +11,7 @@ import click
 
 from tracker.cli.context import Context, pass_context
 from tracker.errors import ConfigError
+from tracker.text import clean_text, json_text
 
 
 @click.command()
@@ -56,10 +56,8 @@ def add(obj: Context, ref: str, as_json: bool) -> None:
     if as_json:
         with session_scope(obj.engine) as session:
             public = store.to_public(session=session, document=document)
-        click.echo(json.dumps(public.model_dump(mode="json"), indent=2, ensure_ascii=False))
+        click.echo(json_text(public.model_dump(mode="json")))
         return
-    from tracker.text import clean_text
-
     click.echo(clean_text(f"{outcome}: [{document.id}] arxiv:{document.native_id} "
                           f"{document.title}"))
 
@@ -79,7 +77,7 @@ def feeds_list(obj: Context, as_json: bool) -> None:
 
     infos = list_feeds(obj.engine, obj.settings)
     if as_json:
-        click.echo(json.dumps(feeds_json(infos), indent=2, ensure_ascii=False))
+        click.echo(json_text(feeds_json(infos)))
     else:
         print_feeds(infos)
 
@@ -99,7 +97,7 @@ def feeds_add(obj: Context, url: str, name: str | None, title: str | None,
     config = FeedConfig(url=url.strip(), name=name, title=title, author=author)
     [(feed, added)] = add_feeds(obj.engine, obj.settings, [config])
     verb = "added" if added else "already listed as"
-    click.echo(f"{verb} {feed.name}: {feed.url}")
+    click.echo(clean_text(f"{verb} {feed.name}: {feed.url}"))
 
 
 @feeds.command(name="remove")
@@ -110,7 +108,7 @@ def feeds_remove(obj: Context, ref: str) -> None:
     from tracker.sync.feeds import remove_feed
 
     feed = remove_feed(obj.engine, obj.settings, ref)
-    click.echo(f"removed {feed.name}: {feed.url}")
+    click.echo(clean_text(f"removed {feed.name}: {feed.url}"))
 
 
 @feeds.command(name="import")
@@ -125,7 +123,7 @@ def feeds_import(obj: Context, path: Path) -> None:
         data = handle.read(MAX_OPML_BYTES + 1)
     results = add_feeds(obj.engine, obj.settings, parse_opml(data, origin=str(path)))
     for feed, added in results:
-        click.echo(f"{'added' if added else 'already listed'} {feed.name}: {feed.url}")
+        click.echo(clean_text(f"{'added' if added else 'already listed'} {feed.name}: {feed.url}"))
     fresh = sum(added for _, added in results)
     click.echo(f"{fresh} feeds added, {len(results) - fresh} already listed", err=True)
 

@@ -50,6 +50,7 @@ def check_mail_settings(settings: DigestSettings, *, connect: bool) -> None:
     if not settings.smtp_host:
         raise ConfigError("No SMTP server: set digest.smtp_host in config.toml or "
                           "TRACKER_DIGEST__SMTP_HOST")
+    _refuse_plaintext_credentials(settings)
     if connect:
         try:
             with _connect(settings):
@@ -58,6 +59,29 @@ def check_mail_settings(settings: DigestSettings, *, connect: bool) -> None:
             raise ConfigError(f"Cannot reach the SMTP server {settings.smtp_host}:"
                               f"{settings.smtp_port} ({_reason(e)}); check digest.smtp_host, "
                               f"digest.smtp_port and digest.smtp_security") from e
+
+
+def _refuse_plaintext_credentials(settings: DigestSettings) -> None:
+    """A login over an unencrypted connection to another machine sends the password in the
+    clear to every hop: only a relay on this machine may take one without TLS."""
+    if settings.smtp_security != "none" or not (settings.smtp_user or settings.smtp_password):
+        return
+    if _is_loopback(settings.smtp_host or ""):
+        return
+    raise ConfigError(f"Refusing to send SMTP credentials to {settings.smtp_host} without "
+                      f"encryption: set digest.smtp_security to starttls or ssl (or drop "
+                      f"digest.smtp_user for a relay that needs no login)")
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host.strip("[]").lower() in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _refuse_password_in_file() -> None:

@@ -22,9 +22,9 @@ from datetime import UTC, datetime
 from types import FrameType
 from typing import IO, TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Connection, Engine, inspect, text
 
-from tracker.config import Settings, source_names
+from tracker.config import ApiSourceSettings, Settings, source_names
 from tracker.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -213,8 +213,10 @@ def _warn_impolite(settings: Settings) -> None:
 
     for name in source_names():
         plan, source = settings.schedule.of(name), settings.source(name)
+        if not isinstance(source, ApiSourceSettings):
+            continue  # feeds: one request per feed, each on its own host
         host = urlsplit(source.endpoint or "").hostname or ""
-        local = host in {"127.0.0.1", "localhost", "::1"} or name == "feeds"
+        local = host in {"127.0.0.1", "localhost", "::1"}
         if plan.enabled and source.enabled and not plan.cron and not local \
                 and (plan.interval or 0) < _POLITE_INTERVAL:
             log.warning("schedule.%s.interval is %g s: please sync a public site at most every "
@@ -302,8 +304,19 @@ def _executor(max_workers: int) -> Any:
     return StoppingExecutor(max_workers=max_workers)
 
 
-def _single_instance(engine: Engine) -> IO[str]:
-    """Hold a lock beside the database so that two services never sync the same sources."""
+def _single_instance(engine: Engine) -> IO[str] | Connection:
+    """Hold the database's scheduler lock so that two services never sync the same sources:
+    a PostgreSQL advisory lock (services on several hosts share the database), else a file
+    lock beside the SQLite file. Closing what is returned releases it."""
+    if engine.dialect.name == "postgresql":
+        from tracker.store.engine import try_advisory_lock
+
+        held = try_advisory_lock(engine, "tracker serve: scheduler")
+        if held is None:
+            raise ConfigError("Another `tracker serve` is already running on this PostgreSQL "
+                              "database (it holds the scheduler's advisory lock); stop it "
+                              "first, or run this one without `serve`")
+        return held
     import fcntl
 
     from tracker import paths

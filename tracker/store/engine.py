@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, event, inspect
+from sqlalchemy import Connection, Engine, event, inspect
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, SQLModel, create_engine
 
@@ -97,3 +98,22 @@ def integrity_problems(engine: Engine) -> list[str]:
     # One row may hold several lines, headed "*** in database main ***".
     lines = [line.strip() for row in rows for line in row.splitlines()]
     return [line for line in lines if line and not line.startswith("***")]
+
+
+def try_advisory_lock(engine: Engine, name: str) -> Connection | None:
+    """Take a PostgreSQL session-level advisory lock named `name` on a connection of its own;
+    None if another session holds it. Closing the connection releases the lock, and so does
+    the server when the holder's connection dies, so a crashed holder never blocks for good.
+    """
+    key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+    connection = engine.connect()
+    try:
+        taken = connection.exec_driver_sql("SELECT pg_try_advisory_lock(%s)", (key,)).scalar()
+        connection.commit()
+    except BaseException:
+        connection.close()
+        raise
+    if not taken:
+        connection.close()
+        return None
+    return connection

@@ -143,7 +143,8 @@ class Workbench:
         return Page(
             document_id=document_id, title=clean_text(doc.title) or "(untitled)",
             authors=clean_text(", ".join(a.name for a in public.authors)),
-            date=records.day(doc.posted_at), source=doc.source, kind=doc.kind, url=doc.url,
+            date=records.day(doc.posted_at), source=doc.source, kind=doc.kind,
+            url=clean_text(doc.url) if doc.url else None,
             karma=doc.score, af=doc.af, deleted=doc.deleted, facts=facts,
             body=clean_text(doc.body_text), parent_id=parent_id, comments=comments, marks=marks,
         )

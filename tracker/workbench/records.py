@@ -59,7 +59,8 @@ def hit(doc: DocumentInfo, rank: int, score: float, snippet: str,
     return Hit(document_id=doc.id, rank=rank, score=score, title=clean_text(doc.title)
                or "(untitled)", authors=clean_text(", ".join(doc.authors)),
                date=day(doc.posted_at), source=doc.source, kind=doc.kind, karma=doc.score,
-               af=doc.af, url=doc.url, context=context, snippet=snippet,
+               af=doc.af, url=clean_text(doc.url) if doc.url else None, context=context,
+               snippet=snippet,
                highlights=tuple(spans), at=at)
 
 
@@ -146,10 +147,11 @@ def citations(rows: Sequence[store.LinkRow]) -> list[Citation]:
         if doc is not None:
             key: object = doc.id
             item = Citation(doc.id, clean_text(doc.title) or "(untitled)", doc.source, doc.kind,
-                            doc.url, day(doc.posted_at))
+                            clean_text(doc.url) if doc.url else None, day(doc.posted_at))
         else:
             key = row.url
-            item = Citation(None, clean_text(row.anchor_text) or row.url, "", row.kind, row.url)
+            item = Citation(None, clean_text(row.anchor_text or row.url), "", row.kind,
+                            clean_text(row.url))
         out.setdefault(key, item)
     return list(out.values())
 
