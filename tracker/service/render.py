@@ -11,6 +11,7 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from tracker.service.digest import WeeklyDigest, week_bounds
+from tracker.text import clean_text
 
 _WEEK_FILE = re.compile(r"(\d{4}-W\d{2})\.html")
 
@@ -45,29 +46,42 @@ def html(digest: WeeklyDigest) -> str:
 
 
 def atom(folder: Path) -> str:
-    """An Atom feed with one entry per digest HTML file in `folder`, newest first."""
-    entries = []
-    for path in sorted(folder.glob("*.html"), reverse=True):
+    """An Atom feed (feedgen) with one entry per digest HTML file in `folder`, newest first;
+    the same files always give the same bytes."""
+    from feedgen.feed import FeedGenerator
+
+    feed = FeedGenerator()
+    feed.id("urn:tracker:digests")
+    feed.title("tracker weekly digests")
+    feed.author({"name": "tracker"})
+    feed.link(href=(folder.resolve() / "feed.atom").as_uri(), rel="self")
+    feed.generator("tracker")  # no version: a rebuild of the same digests is byte-identical
+    newest = datetime(1970, 1, 1, tzinfo=UTC)
+    for path in sorted(folder.glob("*.html")):  # feedgen puts the last added first
         match = _WEEK_FILE.fullmatch(path.name)
         if not match:
             continue
         week = match[1]
         _, end = week_bounds(week, "UTC")
-        markdown_file = path.with_suffix(".md")
-        title = f"tracker digest {week}"
-        if markdown_file.exists():
-            first = markdown_file.read_text(encoding="utf-8").splitlines()[:1]
-            title = first[0].lstrip("# ").strip() if first else title
-        entries.append({"week": week, "title": title, "updated": _stamp(end),
-                        "link": path.resolve().as_uri(),
-                        "content": path.read_text(encoding="utf-8")})
-    updated = entries[0]["updated"] if entries else _stamp(datetime(1970, 1, 1, tzinfo=UTC))
-    return _environment().get_template("feed.atom.j2").render(
-        entries=entries, updated=updated, self_link=(folder.resolve() / "feed.atom").as_uri())
+        newest = max(newest, end)
+        entry = feed.add_entry()
+        entry.id(f"urn:tracker:digest:{week}")
+        entry.title(_title(path, week))
+        entry.link(href=path.resolve().as_uri(), rel="alternate", type="text/html")
+        entry.updated(end)
+        entry.content(clean_text(path.read_text(encoding="utf-8")), type="html")
+    feed.updated(newest)
+    return str(feed.atom_str(pretty=True).decode("utf-8"))
 
 
-def _stamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def _title(path: Path, week: str) -> str:
+    """The first line of the digest's Markdown, else a title from the week."""
+    markdown_file = path.with_suffix(".md")
+    if markdown_file.exists():
+        first = markdown_file.read_text(encoding="utf-8").splitlines()[:1]
+        if first:
+            return clean_text(first[0].lstrip("# ").strip())
+    return f"tracker digest {week}"
 
 
 def digest_dir(data_dir: Path) -> Path:
