@@ -14,6 +14,7 @@ from pydantic_settings import (
 )
 
 from tracker import __version__, paths
+from tracker.apisettings import ApiSettings
 from tracker.errors import ConfigError
 from tracker.servicesettings import DigestSettings, ScheduleSettings
 
@@ -227,6 +228,7 @@ class Settings(BaseSettings):
     index: IndexSettings = Field(default_factory=IndexSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     digest: DigestSettings = Field(default_factory=DigestSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
 
     @classmethod
     def settings_customise_sources(
