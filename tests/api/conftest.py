@@ -120,7 +120,8 @@ def start_api(seeded: Seeded, target: Path, **extra: str) -> Running:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise AssertionError(f"tracker api exited: {process.stderr.read() if process.stderr else ''}")
+            err = process.stderr.read() if process.stderr else ""
+            raise AssertionError(f"tracker api exited: {err}")
         try:
             httpx.get(f"{url}/v1/health", timeout=1)
             return Running(url, process, home)

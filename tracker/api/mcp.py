@@ -6,6 +6,8 @@ URL, and the quote with its character offsets in the document's text.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
@@ -13,6 +15,7 @@ from sqlalchemy import Engine
 from tracker import __version__
 from tracker.api.desk import Desk, WritesOff
 from tracker.config import Settings
+from tracker.errors import TrackerError
 from tracker.index.base import SearchFilters
 
 if TYPE_CHECKING:
@@ -49,6 +52,23 @@ def _compact_hit(row: dict[str, Any]) -> dict[str, Any]:
             "passage_id": passage["id"] if passage else None}
 
 
+def _answers(function: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    """Expected failures (an unknown id, a bad date) become one-line tool errors the assistant
+    reads; the SDK would otherwise hide them behind "Error executing tool"."""
+    from mcp.server.mcpserver.exceptions import ToolError
+
+    @functools.wraps(function)
+    def wrapped(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        try:
+            return function(*args, **kwargs)
+        except TrackerError as e:
+            raise ToolError(e.msg) from e
+        except ValueError as e:
+            raise ToolError(str(e)) from e
+
+    return wrapped
+
+
 def _read_tools(server: MCPServer[Any], desk: Desk) -> None:
     @server.tool(description=(
         "Search the user's library by meaning and keywords. Filters: source (lesswrong, "
@@ -56,6 +76,7 @@ def _read_tools(server: MCPServer[Any], desk: Desk) -> None:
         "author, since/until (YYYY-MM-DD). Returns ranked hits, each with `cite` (title, "
         "authors, date, url, document_id) and the best matching passage as `quote` with "
         "character offsets; pass `passage_id` to `read` for more context."))
+    @_answers
     def search(query: str, source: str | None = None, kind: str | None = None,
                author: str | None = None, since: str | None = None,
                until: str | None = None, limit: int = 8) -> dict[str, Any]:
@@ -71,6 +92,7 @@ def _read_tools(server: MCPServer[Any], desk: Desk) -> None:
         "window of `around` passages either side of one passage. Returns `cite` (title, "
         "authors, date, url) and passages with character offsets into the document's text. "
         "A whole document is cut to `max_chars` characters."))
+    @_answers
     def read(ref: str | None = None, passage_id: int | None = None, around: int = 1,
              max_chars: int = 12000) -> dict[str, Any]:
         if passage_id is not None:
@@ -88,6 +110,7 @@ def _read_tools(server: MCPServer[Any], desk: Desk) -> None:
         "Follow citations: what a document cites (direction='cites') or which stored "
         "documents cite it (direction='cited_by'). Resolved targets carry their document id "
         "and title; unresolved ones only the URL."))
+    @_answers
     def citations(ref: str, direction: str = "cites") -> dict[str, Any]:
         if direction not in ("cites", "cited_by"):
             raise ValueError("direction must be 'cites' or 'cited_by'")
@@ -98,6 +121,7 @@ def _claim_tools(server: MCPServer[Any], desk: Desk) -> None:
     @server.tool(description=(
         "List the claims the user tracks, with counts of supporting, opposing and "
         "mentioning passages. Use a claim's id with `find_arguments`."))
+    @_answers
     def list_claims() -> dict[str, Any]:
         return {"claims": [{"id": c["id"], "text": c["text"], "counts": c.get("counts")}
                            for c in desk.claims()["claims"]]}
@@ -107,6 +131,7 @@ def _claim_tools(server: MCPServer[Any], desk: Desk) -> None:
         "'confirmed') first, then ranked suggestions from the library (origin 'suggested'), "
         "listed separately as `supporting` and `opposing`, each with `cite` and the quote "
         "with offsets."))
+    @_answers
     def find_arguments(claim_id: int, limit: int = 10) -> dict[str, Any]:
         data = desk.arguments(claim_id, limit)
         return {"claim": {"id": data["claim"]["id"], "text": data["claim"]["text"]},
@@ -118,6 +143,7 @@ def _write_tools(server: MCPServer[Any], desk: Desk) -> None:
         "Tag a passage of a document as supporting, opposing or mentioning a claim: the "
         "quote must be the document's words (spacing and quote marks may differ). Writes to "
         "the user's library."))
+    @_answers
     def tag_passage(claim_id: int, ref: str, quote: str,
                     stance: str = "supports", note: str | None = None) -> dict[str, Any]:
         if not desk.settings.api.writes:
