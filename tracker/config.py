@@ -16,6 +16,7 @@ from pydantic_settings import (
 )
 
 from tracker import __version__, paths
+from tracker.apisettings import ApiSettings
 from tracker.errors import ConfigError
 from tracker.section import Section
 from tracker.servicesettings import DigestSettings, ScheduleSettings
@@ -235,6 +236,7 @@ class Settings(BaseSettings):
     index: IndexSettings = Field(default_factory=IndexSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     digest: DigestSettings = Field(default_factory=DigestSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
 
     @classmethod
     def settings_customise_sources(

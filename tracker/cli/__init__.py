@@ -12,7 +12,7 @@ import sys
 import click
 
 from tracker import __version__
-from tracker.cli import claims, doctor, documents, search, service, sources, tui
+from tracker.cli import api, claims, doctor, documents, search, service, sources, tui
 from tracker.cli.context import Context, TrackerGroup
 
 
@@ -40,6 +40,6 @@ for _command in (
     search.index_command, search.search, search.similar,
     claims.claim, claims.export,
     service.follow, service.unfollow, service.interests, service.digest, service.serve,
-    tui.tui,
+    tui.tui, api.api, api.mcp,
 ):
     cli.add_command(_command)

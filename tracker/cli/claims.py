@@ -267,6 +267,7 @@ def claim_suggest(obj: Context, claim_id: int, limit: int, as_json: bool) -> Non
     re-ranks; with confirmed passages of two stances, stance comes from them. Rejected
     passages never come back. Run `tracker index` first.
     """
+    from tracker.api.schema import suggest_json
     from tracker.claims.suggest import suggest_claim
 
     report = suggest_claim(obj.engine, obj.settings, claim_id, limit=limit)
@@ -274,30 +275,6 @@ def claim_suggest(obj: Context, claim_id: int, limit: int, as_json: bool) -> Non
         _echo_json(suggest_json(report))
     else:
         _print_suggestions(report)
-
-
-def suggest_json(report: SuggestReport) -> dict[str, Any]:
-    """The `claim suggest --json` document."""
-    from tracker.claims.map import claim_json, document_json
-    rows = []
-    for rank, (found, link) in enumerate(report.suggestions, start=1):
-        passage = report.passages[found.passage_id]
-        rows.append({
-            "rank": rank, "link_id": link.id, "score": round(found.score, 6),
-            "stance": found.stance, "stance_confidence": round(found.stance_confidence, 3),
-            "classifier": None if found.classifier is None else round(found.classifier, 4),
-            "claim_rank": found.claim_rank, "example_rank": found.example_rank,
-            "passage": {"id": passage.id, "start": passage.start, "end": passage.end,
-                        "text": clean_text(passage.text)},
-            "document": document_json(report.documents.get(found.document_id)),
-        })
-    return {
-        "claim": claim_json(report.claim),
-        "learning": {"confirmed": report.confirmed, "rejected": report.rejected,
-                     "classifier": report.classifier, "stance_model": report.stance_model,
-                     "vectors": report.vectors},
-        "suggestions": rows,
-    }
 
 
 def _print_suggestions(report: SuggestReport) -> None:

@@ -52,25 +52,16 @@ def show(obj: Context, ref: str, as_json: bool, depth: int) -> None:
 
     with session_scope(obj.engine) as session:
         document = store.get_document(session=session, ref=ref)
+        if as_json:
+            from tracker.api.schema import show_json
+
+            click.echo(json_text(show_json(session, document)))
+            return
         public = store.to_public(session=session, document=document)
         thread = store.get_thread(session=session, post=document) if document.kind == "post" else []
         parent = None
         if document.kind == "comment" and document.post_id:
             parent = _find(session, f"{document.source}:{document.post_id}")
-        if as_json:
-            data = public.model_dump(mode="json")
-            data["comments"] = [
-                {"id": c.id, "native_id": c.native_id, "parent_id": c.parent_id,
-                 "deleted": c.deleted} for c in thread
-            ]
-            assert document.id is not None
-            data["same_work"] = [
-                {"id": d.id, "source": d.source, "native_id": d.native_id, "kind": d.kind,
-                 "url": d.url, "title": d.title, "reason": reason}
-                for d, reason in store.same_work(session=session, document_id=document.id)
-            ]
-            click.echo(json_text(data))
-            return
         click.echo(render_document(session, public, thread, parent, depth=depth))
         if obj.settings.digest.implicit_interests and document.id is not None:
             from tracker.service.interests import record_reading
@@ -96,7 +87,8 @@ def _find(session: Any, ref: str) -> Any:
 def links(obj: Context, ref: str, cited_by: bool, as_json: bool) -> None:
     """List what a document cites (or, with --cited-by, what cites it)."""
     from tracker import store
-    from tracker.cli.output import links_json, print_links
+    from tracker.api.schema import links_json
+    from tracker.cli.output import print_links
     from tracker.store.engine import session_scope
 
     with session_scope(obj.engine) as session:

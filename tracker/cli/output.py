@@ -287,27 +287,6 @@ def _thread_lines(session: Session, comments: Sequence[Document], depth: int) ->
 # --- links -----------------------------------------------------------------------------------
 
 
-def links_json(document: Document, rows: Sequence[store.LinkRow], cited_by: bool) -> dict[str, Any]:
-    """The `tracker links --json` document."""
-    return {
-        "document": {"id": document.id, "source": document.source,
-                     "native_id": document.native_id, "title": document.title},
-        "direction": "cited_by" if cited_by else "cites",
-        "links": [
-            {
-                "url": row.url, "kind": row.kind, "anchor_text": row.anchor_text,
-                "target_key": row.target_key,
-                "document": None if row.document is None else {
-                    "id": row.document.id, "source": row.document.source,
-                    "native_id": row.document.native_id, "kind": row.document.kind,
-                    "title": row.document.title,
-                },
-            }
-            for row in rows
-        ],
-    }
-
-
 def print_links(document: Document, rows: Sequence[store.LinkRow], cited_by: bool) -> None:
     """Citations one per line: the stored document when resolved, else the URL."""
     verb = "is cited by" if cited_by else "cites"

@@ -130,7 +130,17 @@ def serve(obj: Context) -> None:
     logging.getLogger("tracker").setLevel(logging.INFO)
     settings = obj.settings
     check_service(settings)
-    run(obj.engine, settings, check=False)
+    background = None
+    if settings.api.enabled:  # [api] enabled: the HTTP API in a thread beside the scheduler
+        from tracker.api.server import Background
+
+        background = Background(obj.engine, settings)
+        background.start()
+    try:
+        run(obj.engine, settings, check=False)
+    finally:
+        if background is not None:
+            background.stop()
     click.echo("tracker serve: stopped cleanly", err=True)
     sys.stdout.flush()
 

@@ -1,0 +1,102 @@
+"""ASGI guards both servers share: request size, the bearer token, and the bind rule."""
+
+from __future__ import annotations
+
+import hmac
+import json
+from typing import Any
+
+from tracker.apisettings import ApiSettings
+from tracker.errors import ConfigError
+
+Scope = dict[str, Any]
+App = Any
+
+
+def check_bind(api: ApiSettings, host: str) -> None:
+    """Refuse a non-loopback bind without a token (`ConfigError`: exit 2)."""
+    if not api.loopback(host) and api.token is None:
+        raise ConfigError(f"refusing to listen on {host} without a token: set "
+                          f"TRACKER_API__TOKEN in the environment, or bind 127.0.0.1")
+
+
+def check_token_source(config_text: str | None) -> None:
+    """`api.token` belongs in the environment: refuse it in config.toml (exit 2)."""
+    import tomllib
+
+    if config_text is None:
+        return
+    try:
+        section = tomllib.loads(config_text).get("api", {})
+    except tomllib.TOMLDecodeError:
+        return  # load_settings reports a bad file with its own message
+    if isinstance(section, dict) and "token" in section:
+        raise ConfigError("api.token must not be in config.toml: set TRACKER_API__TOKEN in "
+                          "the environment instead")
+
+
+def authorized(api: ApiSettings, headers: list[tuple[bytes, bytes]]) -> bool:
+    """Whether the request carries the configured token (always true when none is set)."""
+    if api.token is None:
+        return True
+    expected = b"Bearer " + api.token.get_secret_value().encode()
+    given = dict(headers).get(b"authorization", b"")
+    return hmac.compare_digest(given, expected)
+
+
+class Guard:
+    """Refuses oversized requests (413) and, with a token set, requests without it (401)."""
+
+    def __init__(self, app: App, api: ApiSettings) -> None:
+        self.app, self.api = app, api
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.api.max_body_bytes
+        if len(scope.get("query_string", b"")) > limit:
+            await _refuse(send, 413, f"the query string is over {limit} bytes "
+                          f"(api.max_body_bytes); send a shorter query")
+            return
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > limit:
+            await _refuse(send, 413, f"the request body is {int(length)} bytes; at most "
+                          f"{limit} are accepted (api.max_body_bytes)")
+            return
+        if not authorized(self.api, scope["headers"]):
+            await _refuse(send, 401, "missing or wrong token: send "
+                          "`Authorization: Bearer <TRACKER_API__TOKEN>`")
+            return
+        await self.app(scope, _capped(receive, limit), send)
+
+
+def _capped(receive: Any, limit: int) -> Any:
+    """A body without Content-Length (chunked) is counted as it arrives."""
+    seen = 0
+
+    async def wrapped() -> Any:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise BodyTooLarge(limit)
+        return message
+
+    return wrapped
+
+
+class BodyTooLarge(Exception):
+    """A chunked body went past `api.max_body_bytes`."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the request body is over {limit} bytes (api.max_body_bytes)")
+
+
+async def _refuse(send: Any, status: int, message: str) -> None:
+    body = json.dumps({"error": message, "status": status}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
