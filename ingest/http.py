@@ -92,9 +92,11 @@ class PoliteTransport(httpx.BaseTransport):
         self.max_retries = max_retries
         self.backoff = backoff
         self.max_backoff = max_backoff
-        # One connection per site, as the forums' and arXiv's terms ask.
+        # One connection per site, as the forums' and arXiv's terms ask, kept open across the
+        # `delay` between requests: httpx's default 5 s expiry reconnected on a busy machine.
         self._inner = inner or httpx.HTTPTransport(
-            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1)
+            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1,
+                                keepalive_expiry=120)
         )
         self._sleep = sleep
         self._lock = threading.Lock()
