@@ -111,7 +111,8 @@ def _analyzer() -> Any:
 class TantivyKeywordIndex(KeywordIndex):
     """BM25 over passages in a tantivy folder; hits filtered against the store."""
 
-    def __init__(self, engine: Engine, folder: Path, boosts: dict[str, float] | None = None) -> None:
+    def __init__(self, engine: Engine, folder: Path,
+                 boosts: dict[str, float] | None = None) -> None:
         self.engine, self.folder = engine, folder
         self.boosts = dict(BOOSTS if boosts is None else boosts)
         self._index: Any = None
@@ -211,7 +212,7 @@ class TantivyKeywordIndex(KeywordIndex):
                         .join(Document, col(Document.id) == col(Passage.document_id))
                         .where(col(Passage.id).in_(ids[start : start + 500]),
                                *filter_conditions(filters)))
-                found.update({int(pid): int(did) for pid, did in conn.execute(stmt)})
+                found.update({int(pid or 0): int(did) for pid, did in conn.execute(stmt)})
         return [Hit(pid, found[pid], score) for pid, score in scored if pid in found]
 
     def count(self) -> int:
@@ -270,8 +271,15 @@ class KeywordWriter:
 
     def delete(self, passage_ids: Iterable[int]) -> None:
         """Drop passages by id (unknown ids are ignored)."""
-        for pid in passage_ids:
-            self._writer.delete_documents_by_term("passage_id", int(pid))
+        import tantivy
+
+        # delete_documents_by_term deletes nothing on an unsigned field (tantivy-py 0.27,
+        # measured); a term-set query does, in one pass.
+        ids = [int(pid) for pid in passage_ids]
+        for start in range(0, len(ids), 10_000):
+            query = tantivy.Query.term_set_query(self.index.schema, "passage_id",
+                                                 ids[start : start + 10_000])
+            self._writer.delete_documents_by_query(query)
 
     def add(self, rows: Iterable[KeywordRow]) -> None:
         """Index passages (delete them first if they may be present)."""

@@ -16,7 +16,12 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from tracker.errors import IndexBackendError
-from tracker.index.tantivyindex import KeywordRow, KeywordWriter, TantivyKeywordIndex, keyword_folder
+from tracker.index.tantivyindex import (
+    KeywordRow,
+    KeywordWriter,
+    TantivyKeywordIndex,
+    keyword_folder,
+)
 from tracker.store.engine import session_scope
 
 log = logging.getLogger(__name__)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
@@ -13,8 +14,8 @@ from tracker.search.indexing import make_embedder
 if TYPE_CHECKING:
 
     from tracker.index.base import Embedder
-    from tracker.index.tantivyindex import TantivyKeywordIndex
     from tracker.index.hybrid import HybridSearcher
+    from tracker.index.tantivyindex import TantivyKeywordIndex
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +51,12 @@ def _mend_keywords(engine: Engine, keyword: TantivyKeywordIndex) -> None:
     exist (a deleted or damaged folder); `sync_keywords` logs the one line that says so."""
     from tracker.search.keywords import keyword_problem, sync_keywords
 
-    if keyword_problem(keyword):
-        sync_keywords(engine)
+    problem = keyword_problem(keyword)
+    if problem:
+        # Said on stderr whatever the log level: the first search after it pays for the build.
+        print(f"tracker: the keyword index at {keyword.folder} is {problem}; rebuilding it "
+              f"from the store", file=sys.stderr)
+        sync_keywords(engine, rebuild=True)
         keyword.close()
 
 

@@ -14,13 +14,15 @@ from tracker.models import Link, LinkContext, Passage
 from tracker.store.sql import chunks
 
 # Anchors that say nothing about the target; their sentence is still kept.
-GENERIC_ANCHORS = frozenset("""
-here this that link this link this post that post the post this article this paper the paper
-this one post article paper source sources see here click here read more more here here's
-previous post last post earlier post my post my previous post this comment comment thread
-this thread pdf blog post blog this blog post this essay essay video talk
-""".split("\n")) | frozenset("""here this that link post article paper source sources pdf blog
-essay video talk comment thread more previously above below earlier""".split())
+GENERIC_ANCHORS = frozenset((
+    "here", "this", "that", "link", "this link", "this post", "that post", "the post",
+    "this article", "this paper", "the paper", "this one", "post", "article", "paper", "source",
+    "sources", "see here", "click here", "read more", "more here", "here s", "previous post",
+    "last post", "earlier post", "my post", "my previous post", "this comment", "comment",
+    "thread", "this thread", "pdf", "blog post", "blog", "this blog post", "this essay",
+    "essay", "video", "talk", "more", "previously", "above", "below", "earlier", "link here",
+    "full post", "original post", "the original", "paper here", "post here", "linked",
+))
 MAX_LINKS = 64  # evidence kept per document: a post cited a thousand times needs no more
 MAX_CHARS = 400  # of one sentence
 _WORDS = re.compile(r"[^\W_]+")
