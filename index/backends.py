@@ -11,9 +11,17 @@ from tracker.errors import IndexBackendError
 from .base import KeywordIndex, VectorIndex
 
 
-def open_keyword_index(engine: Engine, row_budget: int | None = None) -> KeywordIndex:
-    """FTS5 on SQLite (words pruned to `row_budget` passages, if given), PostgreSQL full-text
-    search on PostgreSQL."""
+def open_keyword_index(engine: Engine, row_budget: int | None = None, *,
+                       kind: str = "tantivy") -> KeywordIndex:
+    """On SQLite, tantivy in a folder beside the file (`kind="tantivy"`, the default; FTS5 for
+    an in-memory database) or FTS5 (`kind="fts5"`, words pruned to `row_budget` passages, if
+    given); PostgreSQL full-text search on PostgreSQL."""
+    database = engine.url.database
+    if engine.dialect.name == "sqlite" and kind == "tantivy" and database \
+            and database != ":memory:":
+        from .tantivyindex import TantivyKeywordIndex, keyword_folder
+
+        return TantivyKeywordIndex(engine, keyword_folder(Path(database)))
     if engine.dialect.name == "sqlite":
         from .sqlite import SqliteKeywordIndex
 

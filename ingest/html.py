@@ -96,6 +96,21 @@ def parse_body(html: str, base_url: str | None = None) -> ParsedBody:
     return ParsedBody(renderer.finish(), renderer.links)
 
 
+_SENTENCE_END = re.compile(r"[.!?…](?=[\s\"'”’)\]]|$)|\n")
+_MAX_SENTENCE = 400  # characters each side of the anchor at most
+
+
+def sentence_around(text: str, start: int, end: int) -> str:
+    """The sentence of `text` that holds `text[start:end]`, whitespace collapsed."""
+    head = text[max(0, start - _MAX_SENTENCE) : start]
+    cut = [m.end() for m in _SENTENCE_END.finditer(head)]
+    begin = start - len(head) + (cut[-1] if cut else 0)
+    tail = text[end : end + _MAX_SENTENCE]
+    stop = _SENTENCE_END.search(tail)
+    finish = end + (stop.end() if stop else len(tail))
+    return " ".join(clean_text(text[begin:finish]).split())
+
+
 def _walk(root: LexborNode, renderer: _Renderer) -> None:
     # Iterative depth-first walk with enter/leave events: deep nesting must not recurse.
     stack: list[tuple[LexborNode, int]] = []
@@ -150,6 +165,7 @@ class _Renderer:
         self.row: list[str] | None = None
         self.anchors: list[tuple[str, int, int]] = []
         self.links: list[LinkCreate] = []
+        self.open_links: list[tuple[LinkCreate, int, int]] = []
         self.seen: set[tuple[str, str]] = set()
 
     # --- events ------------------------------------------------------------------------
@@ -406,6 +422,10 @@ class _Renderer:
         if link is not None and (link.url, anchor) not in self.seen:
             self.seen.add((link.url, anchor))
             self.links.append(link)
+            if flushes == self.flushes and start <= len(self.buf):
+                # The sentence is known once its block ends: remember where the anchor sits.
+                offset = sum(len(piece) for piece in self.buf[:start])
+                self.open_links.append((link, offset, offset + len(text)))
 
     def _leave_item(self, code: int) -> None:
         self._flush()
@@ -483,7 +503,11 @@ class _Renderer:
     def _flush(self) -> None:
         if not self.buf:
             return
-        raw = clean_text("".join(self.buf))
+        joined = "".join(self.buf)
+        for link, start, end in self.open_links:
+            link.context = sentence_around(joined, start, end)
+        self.open_links.clear()
+        raw = clean_text(joined)
         self.buf.clear()
         self.flushes += 1
         if "\n" not in raw:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import os
 import tomllib
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, model_validator
 from pydantic_settings import (
@@ -209,6 +209,9 @@ class IndexSettings(Section):
     """Paragraphs are joined until a passage has this many words."""
     ef_search: int = Field(default=128, ge=8)
     """HNSW search breadth of the embedded vector index: higher is slower and more exact."""
+    keyword_engine: Literal["tantivy", "fts5"] = "tantivy"
+    """Embedded backend's keyword engine: tantivy (top-k BM25 with anchor text, in a folder
+    beside the database) or SQLite FTS5 (the engine before it; no anchor text)."""
     keyword_budget: int | None = Field(default=None, ge=1)
     """Embedded backend: keep only the rarest query words whose passages add up to this many
     (faster keyword search in a store of millions of passages, at a cost in quality); off."""

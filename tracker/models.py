@@ -59,6 +59,8 @@ class LinkCreate(SQLModel):
     kind: str
     target_key: str | None = None
     anchor_text: str = ""
+    context: str = ""
+    """The sentence of the body the link sits in (anchor text as a search field of the target)."""
 
 
 class DocumentBase(SQLModel):
@@ -201,6 +203,15 @@ class Link(SQLModel, table=True):
     target_key: str | None = Field(default=None, max_length=512)
     anchor_text: str = Field(default="", sa_column=Column(Text, nullable=False))
     target_document_id: int | None = Field(default=None, foreign_key="document.id")
+
+
+class LinkContext(SQLModel, table=True):
+    """The sentence around a link (`Link` at `position` of `document_id`), kept beside the link
+    table so that stores made before it need no column added."""
+
+    document_id: int = Field(foreign_key="document.id", primary_key=True, ondelete="CASCADE")
+    position: int = Field(primary_key=True)
+    sentence: str = Field(default="", sa_column=Column(Text, nullable=False))
 
 
 class CrossPost(SQLModel, table=True):

@@ -30,7 +30,8 @@ from tracker.search.indexing import IndexReport, index_documents
 from tracker.search.results import look_up, snippet_spans
 from tracker.text import clean_text
 
-_PHASES = {"split": "splitting documents", "embed": "embedding passages"}
+_PHASES = {"split": "splitting documents", "keywords": "keyword index",
+           "embed": "embedding passages"}
 _PLAIN_EVERY = 10.0  # seconds between progress lines when stderr is not a terminal
 
 
@@ -78,6 +79,9 @@ def print_index_report(report: IndexReport) -> None:
         f"{rate}, {report.vectors_removed} vectors dropped"
         + (f"; {report.pending} passages still to embed" if report.pending else "")
     )
+    if report.keyword_rebuilt and report.keyword_rebuilt != "missing":
+        click.echo(f"index: the keyword index was {report.keyword_rebuilt}; rebuilt it from "
+                   f"the store")
 
 
 # --- results -----------------------------------------------------------------------------------

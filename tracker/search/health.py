@@ -34,7 +34,8 @@ def check(engine: Engine, settings: Settings) -> list[Finding]:
     database = _database(engine)
     found = [database, _model(settings)]
     checks: list[tuple[str, Callable[[], Finding]]] = [
-        ("keyword index", lambda: _keyword(engine)),
+        ("keyword index", lambda: _keyword(
+            engine, settings.index.keyword_engine == "tantivy")),
         ("vectors", lambda: _vectors(engine, settings)),
         ("index", lambda: _pending(engine, settings)),
     ]
@@ -57,7 +58,13 @@ def repair(engine: Engine, settings: Settings) -> list[str]:
     from tracker.search.indexing import reconcile_vectors
 
     done = []
-    if engine.dialect.name == "sqlite":
+    if engine.dialect.name == "sqlite" and settings.index.keyword_engine == "tantivy":
+        from tracker.search.keywords import keyword_state, sync_keywords
+
+        if keyword_state(engine)[0]:
+            sync_keywords(engine, rebuild=True)
+            done.append("keyword index (tantivy) rebuilt from the passages")
+    elif engine.dialect.name == "sqlite":
         from tracker.index.sqlite import fts_in_step, rebuild_fts
 
         if fts_in_step(engine) is not True:
@@ -92,11 +99,25 @@ def _model(settings: Settings) -> Finding:
     return Finding("model", OK, f"'{model}' at {path}")
 
 
-def _keyword(engine: Engine) -> Finding:
+def _tantivy(engine: Engine) -> Finding:
+    from tracker.search.keywords import keyword_state
+
+    problem, indexed, stored = keyword_state(engine)
+    if problem == "missing" and not stored:
+        return Finding("keyword index", OK, "nothing indexed yet")
+    if problem:
+        return Finding("keyword index", BROKEN, f"tantivy: {problem} ({indexed:,} of "
+                       f"{stored:,} passages)", "tracker doctor --repair")
+    return Finding("keyword index", OK, f"tantivy: {stored:,} passages, in step")
+
+
+def _keyword(engine: Engine, tantivy: bool = False) -> Finding:
     with session_scope(engine) as session:
         stored = int(session.execute(select(func.count()).select_from(Passage)).scalar_one())
     if engine.dialect.name != "sqlite":
         return Finding("keyword index", OK, "PostgreSQL full text (kept by the database)")
+    if tantivy:
+        return _tantivy(engine)
     from tracker.index.sqlite import fts_in_step
 
     state = fts_in_step(engine)

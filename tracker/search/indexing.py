@@ -43,6 +43,8 @@ class IndexReport:
     pending: int = 0
     """Passages still without a vector when the run stopped (after `limit`)."""
     embed_seconds: float = 0.0
+    keyword_rebuilt: str = ""
+    """Why the keyword index was built from scratch in this run ("" when it was updated)."""
 
 
 IndexProgress = Callable[[str, int, int], None]
@@ -81,10 +83,17 @@ def index_documents(
         limit: embed at most this many passages in this run.
     """
     from tracker.index.backends import open_keyword_index
+    from tracker.index.tantivyindex import TantivyKeywordIndex
 
     report = IndexReport(model=embedder.name if embedder else settings.index.model)
-    open_keyword_index(engine).ensure()
+    keywords = open_keyword_index(engine, kind=settings.index.keyword_engine)
+    keywords.ensure()
     _split_documents(engine, settings, report, progress)
+    if isinstance(keywords, TantivyKeywordIndex):  # after the passages it reflects commit
+        from tracker.search.keywords import sync_keywords
+
+        sync = sync_keywords(engine, progress=progress)
+        report.keyword_rebuilt = sync.rebuilt
     from tracker.store import passages
 
     with session_scope(engine) as session:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
@@ -14,6 +15,7 @@ if TYPE_CHECKING:
 
     from tracker.index.base import Embedder
     from tracker.index.hybrid import HybridSearcher
+    from tracker.index.tantivyindex import TantivyKeywordIndex
 
 log = logging.getLogger(__name__)
 
@@ -32,11 +34,30 @@ def open_searcher(engine: Engine, settings: Settings) -> HybridSearcher:
     from tracker.index.hybrid import HybridSearcher
 
     config = settings.index
-    keyword = open_keyword_index(engine, row_budget=config.keyword_budget)
+    keyword = open_keyword_index(engine, row_budget=config.keyword_budget,
+                                 kind=config.keyword_engine)
+    from tracker.index.tantivyindex import TantivyKeywordIndex
+
+    if isinstance(keyword, TantivyKeywordIndex):
+        _mend_keywords(engine, keyword)
     vectors = open_vector_index(engine, config.model, None, writable=False,
                                 ef_search=config.ef_search)
     embedder = make_query_embedder(settings) if vectors.count() else None
     return HybridSearcher(Catalog(engine), keyword, vectors, embedder)
+
+
+def _mend_keywords(engine: Engine, keyword: TantivyKeywordIndex) -> None:
+    """Build the keyword index from the store when it is missing or unreadable while passages
+    exist (a deleted or damaged folder); `sync_keywords` logs the one line that says so."""
+    from tracker.search.keywords import keyword_problem, sync_keywords
+
+    problem = keyword_problem(keyword)
+    if problem:
+        # Said on stderr whatever the log level: the first search after it pays for the build.
+        print(f"tracker: the keyword index at {keyword.folder} is {problem}; rebuilding it "
+              f"from the store", file=sys.stderr)
+        sync_keywords(engine, rebuild=True)
+        keyword.close()
 
 
 def make_query_embedder(settings: Settings) -> Embedder:

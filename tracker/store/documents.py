@@ -25,6 +25,7 @@ from tracker.models import (
     DocumentCreate,
     DocumentTag,
     Link,
+    LinkContext,
     Revision,
     Tag,
     utcnow,
@@ -185,7 +186,7 @@ def _replace_relations(session: Session, attached: Sequence[tuple[int, DocumentC
     if not attached:
         return
     ids = [doc_id for doc_id, _ in attached]
-    for table in (DocumentAuthor, DocumentTag, Link):
+    for table in (DocumentAuthor, DocumentTag, Link, LinkContext):
         for chunk in chunks(ids):
             session.execute(delete(table).where(col(table.document_id).in_(chunk)))
     _write_authors(session, attached)
@@ -275,6 +276,13 @@ def _write_links(session: Session, attached: Sequence[tuple[int, DocumentCreate]
     ]
     if rows:
         session.execute(insert(Link), rows)
+    contexts = [
+        {"document_id": doc_id, "position": position, "sentence": link.context}
+        for doc_id, doc in attached
+        for position, link in enumerate(doc.links) if link.context
+    ]
+    if contexts:
+        session.execute(insert(LinkContext), contexts)
 
 
 def _resolve_links(session: Session, *, document_ids: Sequence[int], keys: Sequence[str]) -> None:
