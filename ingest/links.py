@@ -352,3 +352,18 @@ def _query_param(query: str, name: str) -> str | None:
         if unquote_plus(key) == name:
             return unquote_plus(value)
     return None
+
+
+_SENTENCE_END = re.compile(r"[.!?…](?=[\s\"'”’)\]]|$)|\n")
+_MAX_SENTENCE = 400  # characters each side of the anchor at most
+
+
+def sentence_around(text: str, start: int, end: int) -> str:
+    """The sentence of `text` that holds `text[start:end]`, whitespace collapsed."""
+    head = text[max(0, start - _MAX_SENTENCE) : start]
+    cut = [m.end() for m in _SENTENCE_END.finditer(head)]
+    begin = start - len(head) + (cut[-1] if cut else 0)
+    tail = text[end : end + _MAX_SENTENCE]
+    stop = _SENTENCE_END.search(tail)
+    finish = end + (stop.end() if stop else len(tail))
+    return " ".join(clean_text(text[begin:finish]).split())
