@@ -110,6 +110,9 @@ def test_malformed_json_rpc_gets_a_protocol_error(home: Path) -> None:
     process.stdin.close()
     process.wait(timeout=60)
     err = process.stderr.read() if process.stderr else ""
+    for pipe in (process.stdout, process.stderr):  # unclosed pipes warn, and warnings fail
+        if pipe is not None:
+            pipe.close()
     assert "result" in answers[1]
     assert answers[2]["error"]["code"] == -32601
     assert "error" in answers[3] or answers[3]["result"]["isError"]
