@@ -24,7 +24,10 @@ from .catalog import AuthorInfo
 from .query import STOPWORDS, words
 
 # Curated: the field's abbreviations and near-synonyms that a half-remembering user types in
-# either form. Keys and values are lower case; each entry works both ways.
+# either form. An abbreviation expands to its spelled-out form only; a phrase ↔ phrase entry
+# works both ways. Mainstream terms the corpus uses in both forms (AGI, ML, RL, LLM, EA, "AI
+# safety") are left out: on the tune split their expansions only added common words to the
+# OR query (R@1 on paraphrases fell 0.72 → 0.69 with them in).
 CURATED: dict[str, tuple[str, ...]] = {
     "rlhf": ("reinforcement learning from human feedback",),
     "cev": ("coherent extrapolated volition",),
@@ -44,8 +47,6 @@ CURATED: dict[str, tuple[str, ...]] = {
     "edt": ("evidential decision theory",),
     "irl": ("inverse reinforcement learning",),
     "cirl": ("cooperative inverse reinforcement learning",),
-    "agi": ("artificial general intelligence",),
-    "asi": ("artificial superintelligence", "superintelligence"),
     "fai": ("friendly ai",),
     "miri": ("machine intelligence research institute",),
     "cfar": ("center for applied rationality",),
@@ -55,25 +56,14 @@ CURATED: dict[str, tuple[str, ...]] = {
     "xrisk": ("existential risk",),
     "s risk": ("suffering risk",),
     "gcr": ("global catastrophic risk",),
-    "ea": ("effective altruism",),
     "80k": ("80000 hours",),
     "gwwc": ("giving what we can",),
-    "ai safety": ("ai alignment",),
-    "ai alignment": ("ai safety",),
     "instrumental convergence": ("power seeking",),
     "power seeking": ("instrumental convergence",),
     "wireheading": ("reward tampering", "reward hacking"),
     "reward hacking": ("specification gaming", "reward tampering"),
     "specification gaming": ("reward hacking",),
-    "goodhart": ("proxy optimization",),
-    "corrigible": ("corrigibility",),
     "paperclip maximizer": ("paperclipper",),
-    "llm": ("large language model", "language model"),
-    "gpt": ("language model",),
-    "sgd": ("stochastic gradient descent",),
-    "rl": ("reinforcement learning",),
-    "ml": ("machine learning",),
-    "nn": ("neural network",),
     "pdoom": ("probability of doom",),
     "p doom": ("probability of doom",),
 }
@@ -119,7 +109,8 @@ class AliasMap:
         a, b = " ".join(words(short)), " ".join(words(long))
         if a and b and a != b:
             self._aliases[a].add(b)
-            self._aliases[b].add(a)
+            if " " in a:  # a phrase ↔ phrase synonym; an abbreviation only expands
+                self._aliases[b].add(a)
 
     def __len__(self) -> int:
         return len(self._aliases)
