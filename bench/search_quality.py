@@ -1,23 +1,33 @@
-"""Search quality on the real corpus: BM25 only, dense only and the shipped hybrid, side by side.
+"""Search quality on the whole real corpus with bodies, plain BM25 beside it from the same run.
 
-    .venv/bin/python bench/search_quality.py [--home .bench/search] [--tune] [--per-query]
+    .venv/bin/python bench/search_quality.py [--home /tmp/search-eval-store] [--tune]
+                                             [--ablate] [--per-query]
 
-Queries: bench/search_queries.jsonl (vague paraphrases, misremembered authors, rough years,
-jargon, abstract descriptions), each with a target document (and maybe `also` ids that count
-as hits). The store is the one bench/corpus_db.py builds; `tracker index` must have run over
-it. Reported per method: Recall@1, Recall@10 and MRR (over the top 100), overall and by query
-style. `--tune` grid-searches the fusion weights with 2-fold cross-validation (tune on one
-half, score on the other) and prints the best weights on all queries.
+The store is the one bench/eval_store.py builds: the 8,424 posts of ../shared/corpus with a
+body, split into passages and embedded. Query sets:
+
+- `bench/search_queries_v2.jsonl` (ours, 116 queries written from their target posts), split
+  50/50 by qid: sha256(qid) even → *tune*, odd → *held-out*;
+- `../shared/eval/queries-dev.jsonl` (100 queries): never tuned on, reported untouched;
+- `bench/search_queries.jsonl` (63 older queries the old fusion was tuned on): tune only.
+
+Plain BM25 is bm25s (Lucene, k1 1.5, b 0.75, English stopwords) over title + body text, one
+document per post, as ../shared/eval/README.md measures it. Reported: Recall@1, Recall@10 and
+MRR@10 per set and split, and per hint kind. `--ablate` turns each query-understanding step
+(aliases, first-name author hints, PRF) on alone; `--tune` grid-searches the fusion weights on
+the tune split only and prints the chosen weights on the held-out split and on queries-dev.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import itertools
 import json
+import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -25,23 +35,87 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.corpus_db import DEFAULT_HOME  # noqa: E402
+from bench.eval_store import DEFAULT_HOME  # noqa: E402
 
-QUERIES = REPO / "bench" / "search_queries.jsonl"
-TOP = 100
+SETS = {
+    "v2": REPO / "bench" / "search_queries_v2.jsonl",
+    "dev": REPO.parent / "shared" / "eval" / "queries-dev.jsonl",
+    "v1": REPO / "bench" / "search_queries.jsonl",
+}
+KINDS = ("paraphrase", "example", "author", "fuzzy_title")
+Metrics = dict[str, float]
+
+
+def split_of(qid: str) -> str:
+    """The fixed split of one of our queries: by the parity of sha256(qid)."""
+    return "tune" if int(hashlib.sha256(qid.encode()).hexdigest(), 16) % 2 == 0 else "held"
 
 
 def load_queries() -> list[dict[str, Any]]:
-    """The benchmark queries."""
-    with QUERIES.open(encoding="utf-8") as lines:
-        return [json.loads(line) for line in lines if line.strip()]
+    """Every query with its set, split and kind (the old set's fields mapped to the new)."""
+    queries = []
+    for name, path in SETS.items():
+        for i, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
+            if not line.strip():
+                continue
+            q = json.loads(line)
+            if name == "v1":
+                q = {"qid": f"v1-{i:03d}", "query": q["query"],
+                     "targets": [q["target"], *q.get("also", [])],
+                     "hint_kind": {"author": "author"}.get(q["style"], "paraphrase")}
+            q["set"] = name
+            q["split"] = {"v2": split_of(q["qid"]), "dev": "held", "v1": "tune"}[name]
+            queries.append(q)
+    return queries
+
+
+def metrics(rankings: Sequence[Sequence[int]], targets: Sequence[set[int]]) -> Metrics:
+    """Recall@1, Recall@10 and MRR@10."""
+    r1 = r10 = mrr = 0.0
+    for ranking, wanted in zip(rankings, targets, strict=True):
+        rank = next((i for i, d in enumerate(ranking[:10], start=1) if d in wanted), None)
+        if rank is not None:
+            r1 += rank == 1
+            r10 += 1
+            mrr += 1 / rank
+    n = max(len(targets), 1)
+    return {"R@1": r1 / n, "R@10": r10 / n, "MRR@10": mrr / n}
+
+
+class Bm25:
+    """Plain BM25 (bm25s) over the store's documents: title + body text, one per post."""
+
+    def __init__(self, engine: Any) -> None:
+        import bm25s
+        from sqlalchemy import select
+        from sqlmodel import col
+
+        from tracker.models import Document
+
+        with engine.connect() as conn:
+            rows = conn.execute(select(col(Document.id), col(Document.title),
+                                       col(Document.body_text))).all()
+        self.ids = [r[0] for r in rows]
+        corpus = [f"{r[1]}\n{r[2]}" for r in rows]
+        self.model = bm25s.BM25(method="lucene", k1=1.5, b=0.75)
+        self.model.index(bm25s.tokenize(corpus, stopwords="en", show_progress=False),
+                         show_progress=False)
+
+    def rank(self, query: str, k: int = 10) -> list[int]:
+        """Document ids, best first."""
+        import bm25s
+
+        tokens = bm25s.tokenize([query], stopwords="en", show_progress=False)
+        if not tokens.vocab:
+            return []
+        docs, _ = self.model.retrieve(tokens, k=k, show_progress=False)
+        return [self.ids[i] for i in docs[0]]
 
 
 def open_searcher(home: Path) -> Any:
-    """A hybrid searcher over the benchmark store, as `tracker search` opens it."""
-    import os
-
+    """A hybrid searcher over the evaluation store, as `tracker search` opens it."""
     os.environ["TRACKER_HOME"] = str(home)
+    os.environ["HF_HUB_OFFLINE"] = "1"
     from tracker.config import load_settings
     from tracker.search.searcher import open_searcher as open_store_searcher
     from tracker.store.engine import make_engine
@@ -50,152 +124,153 @@ def open_searcher(home: Path) -> Any:
     return open_store_searcher(make_engine(settings.sqlalchemy_url), settings)
 
 
-def resolve_targets(searcher: Any, queries: Sequence[dict[str, Any]]) -> list[set[int]]:
-    """Document ids of each query's target (and `also` ids); empty when not in the store."""
+def resolve(searcher: Any, queries: list[dict[str, Any]]) -> list[set[int]]:
+    """Document ids of each query's targets."""
     from sqlalchemy import select
     from sqlmodel import col
 
     from tracker.models import Document
 
-    wanted = {nid for q in queries for nid in [q["target"], *q.get("also", [])]}
+    wanted = {t for q in queries for t in q["targets"]}
+    stored_as = forum_ids(wanted)
     with searcher.catalog.engine.connect() as conn:
         rows = conn.execute(select(col(Document.native_id), col(Document.id)).where(
-            col(Document.native_id).in_(list(wanted)))).all()
-    ids = {nid: doc_id for nid, doc_id in rows}
-    return [{ids[n] for n in [q["target"], *q.get("also", [])] if n in ids} for q in queries]
+            col(Document.native_id).in_([stored_as.get(t, t) for t in wanted]))).all()
+    ids = dict(rows)
+    return [{ids[stored_as.get(t, t)] for t in q["targets"] if stored_as.get(t, t) in ids}
+            for q in queries]
 
 
-def metrics(rankings: Sequence[Sequence[int]], targets: Sequence[set[int]]) -> dict[str, float]:
-    """Recall@1, Recall@10 and MRR (reciprocal rank of the first target in the top 100)."""
-    r1 = r10 = mrr = 0.0
-    for ranking, wanted in zip(rankings, targets, strict=True):
-        rank = next((i for i, doc in enumerate(ranking[:TOP], start=1) if doc in wanted), None)
-        if rank is not None:
-            r1 += rank == 1
-            r10 += rank <= 10
-            mrr += 1 / rank
-    n = max(len(targets), 1)
-    return {"R@1": r1 / n, "R@10": r10 / n, "MRR": mrr / n}
+def forum_ids(wanted: set[str]) -> dict[str, str]:
+    """Corpus ids that are not ForumMagnum ids (`eaforum-anishazaveri:2014:38`) → the id the
+    forum path stores them under (derived from the row, as the forum server derives it)."""
+    from bench.eval_store import corpus_rows
+    from tests.servers.forummagnum.corpus import _post_from_row
+
+    odd = {t for t in wanted if t.startswith("eaforum-")}
+    return {row["id"]: _post_from_row(row)["_id"] for row in corpus_rows() if row["id"] in odd}
 
 
-def documents_of(hits: Sequence[Any]) -> list[int]:
-    """Documents in the order of their best passage."""
-    return list(dict.fromkeys(hit.document_id for hit in hits))
+def gather_all(searcher: Any, queries: Sequence[dict[str, Any]], understanding: Any) -> list[Any]:
+    """Candidates of every query with these query-understanding steps."""
+    from tracker.index.base import SearchFilters
+
+    searcher.understanding = understanding
+    return [searcher.gather(q["query"], SearchFilters()) for q in queries]
 
 
-def evaluate(searcher: Any, gathered: Sequence[Any], targets: Sequence[set[int]],
-             fusion: Any) -> dict[str, float]:
-    """Metrics of the fusion `fusion` over pre-gathered candidates."""
+def ranked(searcher: Any, gathered: Sequence[Any], fusion: Any) -> list[list[int]]:
+    """Document rankings of the fusion `fusion`."""
     searcher.fusion = fusion
-    rankings = [[r.document_id for r in searcher.rank(g, TOP)] for g in gathered]
-    return metrics(rankings, targets)
+    return [[r.document_id for r in searcher.rank(g, 10)] for g in gathered]
 
 
-def objective(m: dict[str, float]) -> float:
-    """What tuning maximises: rank 1 first, then the top 10, then MRR."""
-    return 2 * m["R@1"] + m["R@10"] + m["MRR"]
+def fmt(m: Metrics) -> str:
+    return " ".join(f"{v:.3f}" for v in m.values())
 
 
-def grid(base: Any) -> list[Any]:
-    """Candidate fusions around the shipped one."""
-    values = itertools.product((5.0, 10.0, 20.0, 60.0), (0.4, 0.7, 1.0), (0.0, 0.5, 1.0),
-                               (0.0, 0.5, 1.0), (0.0, 0.25, 0.5), (0.0, 0.1, 0.25))
-    return [replace(base, k=k, vector=v, title=t, author=a, year_bonus=y, forum_bonus=f)
-            for k, v, t, a, y, f in values]
+def report(title: str, queries: Sequence[dict[str, Any]], targets: Sequence[set[int]],
+           methods: dict[str, list[list[int]]]) -> None:
+    """One table per set/split: each method's R@1 R@10 MRR@10, overall and per hint kind."""
+    groups = [("held-out v2", "v2", "held"), ("tune v2", "v2", "tune"), ("dev", "dev", "held"),
+              ("v1 (tune)", "v1", "tune")]
+    print(f"\n== {title}   (R@1 R@10 MRR@10)")
+    print(f"{'set':12} {'method':26} {'all':>20}  " + "  ".join(f"{k:>20}" for k in KINDS))
+    for label, name, split in groups:
+        idx = [i for i, q in enumerate(queries) if q["set"] == name and q["split"] == split]
+        for method, rankings in methods.items():
+            cells = []
+            for kind in (None, *KINDS):
+                sub = [i for i in idx if kind is None or queries[i]["hint_kind"] == kind]
+                m = metrics([rankings[i] for i in sub], [targets[i] for i in sub])
+                cells.append(f"{fmt(m)} n={len(sub):<3}" if sub else f"{'-':>20}")
+            print(f"{label:12} {method:26} " + "  ".join(cells))
 
 
-def tune(searcher: Any, gathered: Sequence[Any], targets: Sequence[set[int]],
-         base: Any) -> None:
-    """2-fold cross-validated grid search, then the best weights on all queries."""
-    candidates = grid(base)
-    folds = [list(range(0, len(targets), 2)), list(range(1, len(targets), 2))]
-
-    def best_on(idx: Sequence[int]) -> Any:
-        pick: Callable[[Sequence[Any]], list[Any]] = lambda xs: [xs[i] for i in idx]  # noqa: E731
-        scored = [(objective(evaluate(searcher, pick(gathered), pick(targets), f)), i)
-                  for i, f in enumerate(candidates)]
-        return candidates[max(scored)[1]]
-
-    held_out: list[dict[str, float]] = []
-    for train, test in (folds, folds[::-1]):
-        chosen = best_on(train)
-        score = evaluate(searcher, [gathered[i] for i in test], [targets[i] for i in test],
-                         chosen)
-        held_out.append(score)
-        print(f"  fold tuned on {len(train)} queries → held-out {fmt(score)}  {asdict(chosen)}")
-    mean = {k: sum(s[k] for s in held_out) / 2 for k in held_out[0]}
-    print(f"  cross-validated hybrid: {fmt(mean)}")
-    best = best_on(range(len(targets)))
-    print(f"  best on all queries: {fmt(evaluate(searcher, gathered, targets, best))}  "
-          f"{asdict(best)}")
+def objective(m: Metrics) -> float:
+    """What tuning maximises: rank 1 first, then MRR, then the top 10."""
+    return 2 * m["R@1"] + m["MRR@10"] + m["R@10"]
 
 
-def fmt(m: dict[str, float]) -> str:
-    return "  ".join(f"{k} {v:.3f}" for k, v in m.items())
+def tune(searcher: Any, gathered: Sequence[Any], queries: Sequence[dict[str, Any]],
+         targets: Sequence[set[int]], base: Any) -> Any:
+    """Grid search over the fusion on the tune split only; the best fusion."""
+    tune_idx = [i for i, q in enumerate(queries) if q["split"] == "tune"]
+    sub_g, sub_t = [gathered[i] for i in tune_idx], [targets[i] for i in tune_idx]
+    best, best_score = base, -1.0
+    vector = (0.4, 0.7, 1.0, 1.5) if searcher.has_vectors else (base.vector,)
+    for k, v, t, a, y in itertools.product((5.0, 10.0, 20.0, 60.0), vector, (0.0, 0.25, 0.5),
+                                           (0.25, 0.5, 1.0), (0.0, 0.5)):
+        fusion = replace(base, k=k, vector=v, title=t, author=a, year_bonus=y)
+        score = objective(metrics(ranked(searcher, sub_g, fusion), sub_t))
+        if score > best_score:
+            best, best_score = fusion, score
+    print(f"\nbest on the tune split ({len(tune_idx)} queries): {asdict(best)}")
+    return best
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--home", type=Path, default=DEFAULT_HOME)
     parser.add_argument("--tune", action="store_true")
+    parser.add_argument("--ablate", action="store_true")
     parser.add_argument("--per-query", action="store_true")
+    parser.add_argument("--no-vectors", action="store_true",
+                        help="keyword side only (while `tracker index` has not embedded all)")
     parser.add_argument("--prune", action="store_true",
                         help="prune keyword queries as index.keyword_budget=30000 does in a "
                              "1M-passage store (the budget scaled to this store's size)")
     args = parser.parse_args()
     searcher = open_searcher(args.home)
+    if args.no_vectors:
+        searcher.embedder = None
     if args.prune:
-        scaled = int(30_000 * searcher.keyword.count() / 1_000_000)
-        searcher.keyword.row_budget = scaled
-        print(f"keyword queries pruned to the rarest words within {scaled} passages")
-    from tracker.index.base import SearchFilters
-    from tracker.index.hybrid import Fusion
+        searcher.keyword.row_budget = int(30_000 * searcher.keyword.count() / 1_000_000)
+    from tracker.index.hybrid import Fusion, Understanding
 
+    shipped_understanding, shipped = searcher.understanding, Fusion()
     queries = load_queries()
-    all_targets = resolve_targets(searcher, queries)
-    kept = [i for i, t in enumerate(all_targets) if t]
-    missing = [queries[i]["target"] for i in range(len(queries)) if i not in kept]
-    queries, targets = [queries[i] for i in kept], [all_targets[i] for i in kept]
-    print(f"{len(queries)} queries with their target in the store "
-          f"({len(missing)} left out, target not in the corpus store: {missing}); "
-          f"{searcher.vectors.count()} vectors, {searcher.keyword.count()} passages")
+    targets = resolve(searcher, queries)
+    missing = [q["qid"] for q, t in zip(queries, targets, strict=True) if not t]
+    print(f"{len(queries)} queries; targets missing from the store: {missing or 'none'}; "
+          f"{searcher.keyword.count()} passages, {searcher.vectors.count()} vectors")
     started = time.perf_counter()
-    gathered = [searcher.gather(q["query"], SearchFilters()) for q in queries]
-    print(f"gathered candidates in {time.perf_counter() - started:.1f} s")
-    shipped = Fusion()
-    methods = {
-        "BM25 only": [documents_of(g.lists["keyword"]) for g in gathered],
-        "dense only": [documents_of(g.lists["vector"]) for g in gathered],
-    }
-    searcher.fusion = Fusion(k=60, keyword=1, vector=1, title=0, author=0, year_bonus=0,
-                             forum_bonus=0)
-    methods["plain RRF (k=60, equal)"] = [[r.document_id for r in searcher.rank(g, TOP)]
-                                          for g in gathered]
-    searcher.fusion = shipped
-    methods["hybrid (shipped)"] = [[r.document_id for r in searcher.rank(g, TOP)]
-                                   for g in gathered]
-    styles = sorted({q["style"] for q in queries})
-    print(f"\n{'method':28} {'R@1':>6} {'R@10':>6} {'MRR':>6}   " + "  ".join(
-        f"{s} R@1/R@10" for s in styles))
-    for name, rankings in methods.items():
-        m = metrics(rankings, targets)
-        by_style = []
-        for style in styles:
-            idx = [i for i, q in enumerate(queries) if q["style"] == style]
-            s = metrics([rankings[i] for i in idx], [targets[i] for i in idx])
-            by_style.append(f"{s['R@1']:.2f}/{s['R@10']:.2f} (n={len(idx)})")
-        print(f"{name:28} {m['R@1']:6.3f} {m['R@10']:6.3f} {m['MRR']:6.3f}   "
-              + "  ".join(by_style))
-    if args.per_query:
-        for i, q in enumerate(queries):
-            ranks = []
-            for rankings in methods.values():
-                r = next((j for j, d in enumerate(rankings[i][:TOP], 1) if d in targets[i]), None)
-                ranks.append(str(r) if r else "-")
-            print(f"  {' / '.join(ranks):18} [{q['style']}] {q['query'][:90]}")
+    bm25 = Bm25(searcher.catalog.engine)
+    print(f"bm25s indexed {len(bm25.ids)} documents in {time.perf_counter() - started:.0f} s")
+    methods = {"BM25 (bm25s)": [bm25.rank(q["query"]) for q in queries]}
+    started = time.perf_counter()
+    base = gather_all(searcher, queries, Understanding())
+    print(f"gathered {len(queries)} queries in {time.perf_counter() - started:.1f} s")
+    methods["FTS5 keyword list only"] = [list(dict.fromkeys(h.document_id for h in g.lists[
+        "keyword"]))[:10] for g in base]
+    methods["hybrid, no understanding"] = ranked(searcher, base, shipped)
+    full = Understanding(aliases=True, first_names=True, prf_passages=5)
+    gathered = {"none": base}
+    if args.ablate:
+        for name, u in (("aliases", Understanding(aliases=True)),
+                        ("first names", Understanding(first_names=True)),
+                        ("prf 5", Understanding(prf_passages=5)), ("all three", full)):
+            gathered[name] = gather_all(searcher, queries, u)
+            prf = replace(shipped, prf=0.5) if u.prf_passages else shipped
+            methods[f"+ {name}"] = ranked(searcher, gathered[name], prf)
+    if shipped_understanding != Understanding():
+        gathered["shipped"] = gather_all(searcher, queries, shipped_understanding)
+    methods["tracker (shipped)"] = ranked(searcher, gathered.get("shipped", base), shipped)
+    report("fusion as shipped", queries, targets, methods)
     if args.tune:
-        print("\ntuning (grid over k, vector, title, author, year and forum weights):")
-        tune(searcher, gathered, targets, shipped)
+        for name in [n for n in ("none", "all three", "aliases") if n in gathered]:
+            best = tune(searcher, gathered[name], queries, targets, shipped)
+            report(f"tuned on the tune split, understanding: {name}", queries, targets,
+                   {"BM25 (bm25s)": methods["BM25 (bm25s)"],
+                    "tuned": ranked(searcher, gathered[name], best)})
+    if args.per_query:
+        names = list(methods)
+        print("\nper query: rank of the target by " + " / ".join(names))
+        for i, q in enumerate(queries):
+            ranks = [next((str(j) for j, d in enumerate(methods[n][i], 1) if d in targets[i]),
+                          "-") for n in names]
+            print(f"  {q['qid']:7} {q['split']:4} {'/'.join(ranks):16} [{q['hint_kind']}] "
+                  f"{q['query'][:80]}")
 
 
 if __name__ == "__main__":

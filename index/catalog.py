@@ -69,6 +69,8 @@ class AuthorInfo:
     id: int
     name: str
     slug: str | None
+    documents: int = 0
+    """How many documents name them as an author."""
 
 
 def filter_conditions(filters: SearchFilters) -> list[ColumnElement[bool]]:
@@ -233,11 +235,25 @@ class Catalog:
     def authors(self) -> list[AuthorInfo]:
         """Every author, read once."""
         if self._authors is None:
-            stmt = select(col(Author.id), col(Author.name), col(Author.slug))
+            counts = (select(col(DocumentAuthor.author_id), func.count().label("n"))
+                      .group_by(col(DocumentAuthor.author_id)).subquery())
+            stmt = (select(col(Author.id), col(Author.name), col(Author.slug), counts.c.n)
+                    .outerjoin(counts, counts.c.author_id == col(Author.id)))
             with self.engine.connect() as conn:
-                self._authors = [AuthorInfo(_int(row[0]), row[1], row[2])
+                self._authors = [AuthorInfo(_int(row[0]), row[1], row[2], int(row[3] or 0))
                                  for row in conn.execute(stmt)]
         return self._authors
+
+    def all_titles(self) -> list[str]:
+        """The title of every searchable document (for aliases mined from titles)."""
+        stmt = select(col(Document.title)).where(*filter_conditions(SearchFilters()))
+        with self.engine.connect() as conn:
+            return [t for t in conn.execute(stmt).scalars() if t]
+
+    def tag_names(self) -> list[str]:
+        """Every tag name in the store."""
+        with self.engine.connect() as conn:
+            return [t for t in conn.execute(select(col(Tag.name))).scalars() if t]
 
     def author_documents(self, author_ids: Sequence[int]) -> list[int]:
         """Searchable documents written by any of these authors."""

@@ -19,6 +19,7 @@ import numpy as np
 from .base import Embedder, Hit, KeywordIndex, SearchFilters, VectorIndex, Vectors
 from .catalog import Catalog, DocumentInfo
 from .fuzzy import AuthorMatcher, TitleMatch, TitleMatcher
+from .understand import AliasMap, FirstNames
 
 CANDIDATES = 200  # passages taken from each retriever before fusion
 EXACT_LIMIT = 20_000  # filtered vector search is exact when at most this many passages pass
@@ -45,6 +46,21 @@ class Fusion:
     author: float = 0.5
     year_bonus: float = 0.5
     forum_bonus: float = 0.25
+    prf: float = 0.0
+    """Weight of the pseudo-relevance-feedback vector list (when `Understanding.prf_passages`)."""
+
+
+@dataclass(frozen=True)
+class Understanding:
+    """Which query-understanding steps run (`[index]` settings; measured in bench/)."""
+
+    aliases: bool = False
+    """Append the other spelling of abbreviations and synonyms the query names."""
+    first_names: bool = False
+    """Count "Scott's …" / "by Paul" as a hint for prolific authors with that first name."""
+    prf_passages: int = 0
+    """Pseudo-relevance feedback: search again with the query vector moved towards the mean of
+    the first search's best passages (this many); 0 is off."""
 
 
 @dataclass
@@ -110,11 +126,15 @@ class HybridSearcher:
     """
 
     def __init__(self, catalog: Catalog, keyword: KeywordIndex, vectors: VectorIndex | None,
-                 embedder: Embedder | None, fusion: Fusion | None = None) -> None:
+                 embedder: Embedder | None, fusion: Fusion | None = None,
+                 understanding: Understanding | None = None) -> None:
         self.catalog, self.keyword, self.vectors = catalog, keyword, vectors
         self.embedder = embedder
         self.fusion = fusion or Fusion()
+        self.understanding = understanding or Understanding()
         self._authors: AuthorMatcher | None = None
+        self._first_names: FirstNames | None = None
+        self._aliases: AliasMap | None = None
 
     @property
     def has_vectors(self) -> bool:
@@ -130,17 +150,23 @@ class HybridSearcher:
         """Everything the fusion needs, from every retriever (the costly part of a search)."""
         hints = parse_hints(query)
         text = hints.text or query
+        if self.understanding.aliases:
+            text = self.alias_map().expand(text).apply(text)
         vector = None
         if self.has_vectors and self.embedder is not None and text.strip():
             vector = self.embedder.embed_query(text)
         lists = {"keyword": self.keyword_hits(text, filters),
                  "vector": self.vector_hits(text, filters, vector)}
-        authors = self.author_matcher().match(text)
-        author_docs = self._author_ranking(text, filters, [a.author_id for a in authors], vector)
+        if self.understanding.prf_passages and vector is not None:
+            lists["prf"] = self._feedback_hits(lists, filters, vector)
+        named = {a.author_id: a.name for a in self.author_matcher().match(text)}
+        if self.understanding.first_names:
+            named.update({a.id: a.name for a in self.first_names().match(query)
+                          if a.id not in named})
+        author_docs = self._author_ranking(text, filters, list(named), vector)
         candidates = {h.document_id for hits in lists.values() for h in hits} | set(author_docs)
         titles = {m.document_id: m.coverage for m in self.title_matches(text, candidates)}
-        found = Candidates(query, hints, lists, titles, author_docs,
-                           ", ".join(a.name for a in authors))
+        found = Candidates(query, hints, lists, titles, author_docs, ", ".join(named.values()))
         if hints.years or hints.forums:
             docs = {h.document_id for hits in lists.values() for h in hits}
             found.infos = self.catalog.documents(docs | set(titles) | set(author_docs))
@@ -185,6 +211,34 @@ class HybridSearcher:
         bm25 or the vectors bring its document in, and this lifts it to the top.
         """
         return TitleMatcher(self.catalog.titles_of(candidates)).match(text)
+
+    def _feedback_hits(self, lists: dict[str, list[Hit]], filters: SearchFilters,
+                       vector: Vectors) -> list[Hit]:
+        """Vector search again, the query moved halfway to the first search's best passages."""
+        assert self.vectors is not None
+        scores: dict[int, float] = {}
+        for hits in lists.values():
+            for rank, hit in enumerate(hits, start=1):
+                scores[hit.passage_id] = scores.get(hit.passage_id, 0.0) + 1 / (60 + rank)
+        top = sorted(scores, key=lambda p: -scores[p])[: self.understanding.prf_passages]
+        stored = self.vectors.get(top)
+        if not stored:
+            return []
+        moved = vector + np.mean(np.stack(list(stored.values())), axis=0)
+        moved = (moved / (np.linalg.norm(moved) or 1.0)).astype(np.float32)
+        return self.vector_hits("", filters, vector=moved)
+
+    def alias_map(self) -> AliasMap:
+        """Abbreviations and synonyms, curated and mined from the store's titles and tags."""
+        if self._aliases is None:
+            self._aliases = AliasMap(self.catalog.all_titles(), self.catalog.tag_names())
+        return self._aliases
+
+    def first_names(self) -> FirstNames:
+        """First names of the store's prolific authors, built on first use."""
+        if self._first_names is None:
+            self._first_names = FirstNames(self.catalog.authors())
+        return self._first_names
 
     def author_matcher(self) -> AuthorMatcher:
         """Fuzzy author matching over the store, built on first use."""

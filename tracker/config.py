@@ -218,6 +218,15 @@ class IndexSettings(Section):
     fast_query: bool = True
     """Embed queries with a numpy copy of the model when it is all-MiniLM-L6-v2 (the same
     vectors without loading torch: `tracker search` starts in well under a second)."""
+    aliases: bool = False
+    """Query expansion: append the other spelling of abbreviations and synonyms the query names
+    (curated list + aliases mined from titles and tags). Off: measured in docs/search.md."""
+    author_first_names: bool = False
+    """Read "Scott's essay" / "by Paul" as a hint for the most prolific authors of that first
+    name. Off: measured in docs/search.md."""
+    prf_passages: int = Field(default=0, ge=0, le=50)
+    """Pseudo-relevance feedback: a second vector search from the query moved towards this many
+    best passages of the first; 0 is off (measured in docs/search.md)."""
 
 
 class Settings(BaseSettings):

@@ -31,7 +31,7 @@ def open_searcher(engine: Engine, settings: Settings) -> HybridSearcher:
     """
     from tracker.index.backends import open_keyword_index, open_vector_index
     from tracker.index.catalog import Catalog
-    from tracker.index.hybrid import HybridSearcher
+    from tracker.index.hybrid import HybridSearcher, Understanding
 
     config = settings.index
     keyword = open_keyword_index(engine, row_budget=config.keyword_budget,
@@ -43,7 +43,11 @@ def open_searcher(engine: Engine, settings: Settings) -> HybridSearcher:
     vectors = open_vector_index(engine, config.model, None, writable=False,
                                 ef_search=config.ef_search)
     embedder = make_query_embedder(settings) if vectors.count() else None
-    return HybridSearcher(Catalog(engine), keyword, vectors, embedder)
+    understanding = Understanding(aliases=config.aliases,
+                                  first_names=config.author_first_names,
+                                  prf_passages=config.prf_passages)
+    return HybridSearcher(Catalog(engine), keyword, vectors, embedder,
+                          understanding=understanding)
 
 
 def _mend_keywords(engine: Engine, keyword: TantivyKeywordIndex) -> None:
