@@ -95,6 +95,20 @@ def index_documents(
     return report
 
 
+def split_documents(
+    engine: Engine, settings: Settings, *, progress: IndexProgress | None = None
+) -> IndexReport:
+    """Only the splitting half of `index_documents`: new and changed documents become
+    passages, which the keyword index follows at once (an import or backfill calls this so
+    what it stored is keyword-searchable before any embedding)."""
+    from tracker.index.backends import open_keyword_index
+
+    report = IndexReport(model=settings.index.model)
+    open_keyword_index(engine).ensure()
+    _split_documents(engine, settings, report, progress)
+    return report
+
+
 def chunk_version(settings: Settings) -> str:
     """What a document's passages were split with; a change re-splits every document."""
     from tracker.index.chunk import CHUNKER_VERSION
@@ -208,12 +222,12 @@ def _embed_loop(
     import time
 
     from tracker.index.chunk import embedding_text
-    from tracker.store import passages
+    from tracker.store import coverage, passages
 
     config = settings.index
     total = todo if limit is None else min(todo, limit)
     unsaved: list[tuple[int, str]] = []
-    last_save, save_cost, after = time.monotonic(), 0.0, 0
+    last_save, save_cost, run_start = time.monotonic(), 0.0, time.monotonic()
 
     def checkpoint() -> None:
         nonlocal unsaved, last_save, save_cost
@@ -229,9 +243,12 @@ def _embed_loop(
     try:
         while report.embedded < total:
             with session_scope(engine) as session:
-                batch = passages.passages_to_embed(
-                    session=session, model=report.model, after=after,
-                    limit=min(config.group_size, total - report.embedded))
+                # Most wanted first (opened/tagged, posts, karma): a partly built index
+                # already answers for what matters; `unsaved` are embedded, not yet recorded.
+                batch = coverage.passages_by_priority(
+                    session=session, model=report.model,
+                    limit=min(config.group_size, total - report.embedded),
+                    exclude={pid for pid, _ in unsaved})
             if not batch:
                 break
             started = time.perf_counter()
@@ -239,7 +256,7 @@ def _embed_loop(
             report.embed_seconds += time.perf_counter() - started
             vectors.add([p.id for p in batch], matrix)
             unsaved += [(p.id, p.content_hash) for p in batch]
-            after, report.embedded = batch[-1].id, report.embedded + len(batch)
+            report.embedded += len(batch)
             # Saving rewrites the whole file: never spend more than a tenth of the time on it.
             if time.monotonic() - last_save >= max(config.checkpoint_seconds, 10 * save_cost):
                 checkpoint()
@@ -247,4 +264,8 @@ def _embed_loop(
                 progress("embed", report.embedded, total)
     finally:
         checkpoint()
+        if report.embedded:
+            with session_scope(engine) as session:
+                coverage.save_rate(session=session, model=report.model,
+                                   per_second=report.embedded / (time.monotonic() - run_start))
     report.pending = todo - report.embedded
