@@ -208,6 +208,15 @@ class IndexSettings(BaseModel):
     vectors without loading torch: `tracker search` starts in well under a second)."""
 
 
+class BackfillSettings(BaseModel):
+    """`tracker serve`'s background backfill of the forums' whole history."""
+
+    enabled: bool = False
+    """After each incremental forum sync, backfill a few more pages of that forum's history."""
+    pages: int = Field(default=20, ge=1)
+    """Pages per slice (100 documents each, `delay` apart: ~80 s at the default 3 s)."""
+
+
 class Settings(BaseSettings):
     """All of tracker's settings."""
 
@@ -227,6 +236,7 @@ class Settings(BaseSettings):
     index: IndexSettings = Field(default_factory=IndexSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     digest: DigestSettings = Field(default_factory=DigestSettings)
+    backfill: BackfillSettings = Field(default_factory=BackfillSettings)
 
     @classmethod
     def settings_customise_sources(

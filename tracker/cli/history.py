@@ -7,11 +7,12 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from tracker.cli.context import Context, pass_context
+from tracker.config import FORUM_SOURCES
 
 if TYPE_CHECKING:
     from tracker import store
@@ -152,3 +153,69 @@ def _split(obj: Context) -> None:
     click.echo(f"keyword index: {report.documents} documents split into "
                f"{report.passages_added} passages in {time.perf_counter() - started:.1f} s; "
                f"`tracker index` embeds them")
+
+
+# --- what `tracker status` adds ---------------------------------------------------------------
+
+
+def history_json(obj: Context) -> dict[str, Any]:
+    """`history` (per forum: oldest stored date, backfill position) and `index` (per tier:
+    passages, embedded, share, rate, ETA) for `tracker status --json`."""
+    from tracker.sync.backfill import backfill_states
+
+    forums = [s for s in FORUM_SOURCES if obj.settings.source(s).enabled]
+    history = [
+        {"source": s.source, "oldest": s.oldest.isoformat() if s.oldest else None,
+         "backfill": s.positions, "backfill_done": s.done}
+        for s in backfill_states(obj.engine, forums)
+    ]
+    tiers = [
+        {"model": t.model, "passages": t.passages, "embedded": t.embedded,
+         "share": round(t.share, 4), "rate": t.rate, "eta_seconds": t.eta_seconds}
+        for t in _coverage(obj)
+    ]
+    return {"history": history, "index": tiers}
+
+
+def _coverage(obj: Context) -> list[Any]:
+    from tracker.store.coverage import tier_coverage
+    from tracker.store.engine import session_scope
+
+    with session_scope(obj.engine) as session:
+        return tier_coverage(session=session, models=[obj.settings.index.model])
+
+
+def print_history(obj: Context) -> None:
+    """How far back each forum reaches, each index tier's coverage, and the first-run hint."""
+    from tracker.sync.backfill import history_hint
+
+    data = history_json(obj)
+    for row in data["history"]:
+        oldest = (row["oldest"] or "nothing stored")[:10]
+        where = "done" if row["backfill_done"] else ", ".join(
+            f"{k} at {v[:10]}" for k, v in row["backfill"].items()) or "not started"
+        click.echo(f"history: {row['source']} reaches back to {oldest} (backfill: {where})")
+    for tier in data["index"]:
+        click.echo(f"index: {tier['model']}: {tier['embedded']} of {tier['passages']} passages "
+                   f"embedded ({tier['share']:.0%})" + _rate(tier))
+    hint = history_hint(obj.engine, obj.settings)
+    if hint:
+        click.echo(hint)
+
+
+def _rate(tier: dict[str, Any]) -> str:
+    if not tier["rate"]:
+        return ""
+    eta = tier["eta_seconds"] or 0.0
+    return f", {tier['rate']:.1f}/s, {eta / 3600:.1f} h to full coverage"
+
+
+def coverage_note(obj: Context) -> str | None:
+    """One line for a search over a partly embedded store, else None."""
+    tiers = _coverage(obj)
+    partial = [t for t in tiers if t.embedded and t.share < 1.0]
+    if not partial:
+        return None
+    t = partial[0]
+    return (f"dense search covers {t.embedded} of {t.passages} passages ({t.share:.0%}) so far; "
+            f"keyword search covers all; `tracker index` fills in the rest")
