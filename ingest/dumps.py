@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from tracker.errors import ConfigError
+from tracker.errors import TrackerError
 from tracker.ingest.html import parse_body
 from tracker.ingest.links import arxiv_key, classify_url, doi_key, forum_keys, url_key
 from tracker.models import AuthorCreate, DocumentCreate
@@ -60,12 +60,11 @@ class Line:
 
 def open_lines(path: Path) -> IO[bytes]:
     """The file as bytes, gunzipped when it is gzip."""
-    handle = path.open("rb")
-    magic = handle.read(2)
-    handle.seek(0)
+    with path.open("rb") as probe:
+        magic = probe.read(2)
     if magic == b"\x1f\x8b":
-        return gzip.open(handle, "rb")  # type: ignore[return-value]
-    return handle
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    return path.open("rb")
 
 
 def read_lines(handle: IO[bytes], *, max_bytes: int = MAX_LINE_BYTES) -> Iterator[Line]:
@@ -103,7 +102,7 @@ def _parse(number: int, raw: bytes) -> Line:
 
 
 def detect_format(record: dict[str, Any], path: Path) -> str:
-    """Which kind of file a first record belongs to; ConfigError for none of them."""
+    """Which kind of file a first record belongs to; TrackerError for none of them."""
     if {"source", "text", "url"} <= record.keys() and "date_published" in record:
         return "ard"
     if "forum" in record and "post_id" in record and "parent_id" in record:
@@ -112,7 +111,7 @@ def detect_format(record: dict[str, Any], path: Path) -> str:
         return "corpus-posts"
     if "venue" in record or "arxiv_id" in record or "abstract" in record:
         return "corpus-papers"
-    raise ConfigError(
+    raise TrackerError(
         f"{path}: line 1 is JSON but not a record tracker can import (fields: "
         f"{', '.join(sorted(record)[:8])}); give an Alignment Research Dataset .jsonl file or "
         f"the corpus posts.jsonl.gz, papers.jsonl or comments.jsonl")
@@ -221,7 +220,7 @@ def corpus_post(record: dict[str, Any]) -> DocumentCreate:
                ] if author else []
     posted = _time(record.get("posted_at"))
     extra: dict[str, Any] = {"imported_from": "corpus"}
-    fields = {"score": _float(record.get("score")), "vote_count": _int(record.get("vote_count")),
+    fields: dict[str, Any] = {"score": _float(record.get("score")), "vote_count": _int(record.get("vote_count")),
               "comment_count": _int(record.get("comment_count")),
               "question": bool(record.get("is_question")),
               "link_url": safe_url(_text(record.get("link_url")))}

@@ -78,11 +78,11 @@ def _float(value: str | None) -> float | None:
 
 def _touched(document_id: object) -> object:
     """1 for a document the user opened, tagged or linked to a claim, else 0."""
-    read = select(Reading.document_id).where(col(Reading.document_id) == document_id)
-    tagged = (select(DocumentTag.document_id)
+    read = select(col(Reading.document_id)).where(col(Reading.document_id) == document_id)
+    tagged = (select(col(DocumentTag.document_id))
               .join(Tag, col(Tag.id) == col(DocumentTag.tag_id))
               .where(col(DocumentTag.document_id) == document_id, col(Tag.kind) == "user"))
-    claimed = select(ClaimLink.document_id).where(col(ClaimLink.document_id) == document_id)
+    claimed = select(col(ClaimLink.document_id)).where(col(ClaimLink.document_id) == document_id)
     return case((read.exists() | tagged.exists() | claimed.exists(), 1), else_=0)
 
 

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from sqlalchemy import Engine
 
 from tracker import store
-from tracker.errors import ConfigError
+from tracker.errors import ConfigError, TrackerError
 from tracker.ingest.dumps import Line, Unmapped, converter, detect_format, open_lines, read_lines
 from tracker.models import DocumentCreate
 from tracker.store.engine import session_scope
@@ -63,14 +63,14 @@ def import_file(
     engine: Engine | None, path: Path, *, dry_run: bool = False, batch_size: int = BATCH,
     on_batch: ImportHook | None = None,
 ) -> ImportReport:
-    """Import one file; `engine` may be None for a dry run. Raises ConfigError for a file that
+    """Import one file; `engine` may be None for a dry run. Raises TrackerError for a file that
     is not JSONL of a known shape (before anything is written)."""
     report = ImportReport(path=path)
     started = time.perf_counter()
     try:
         handle = open_lines(path)
     except OSError as e:
-        raise ConfigError(f"{path}: cannot read it ({e.strerror}); give a readable file") from e
+        raise TrackerError(f"{path}: cannot read it ({e.strerror}); give a readable file") from e
     with handle:
         lines = read_lines(handle)
         first = _first_record(lines, path, report)
@@ -96,11 +96,11 @@ def _first_record(lines: Iterator[Line], path: Path, report: ImportReport) -> Li
     for line in lines:
         report.lines = line.number
         if line.record is None:
-            raise ConfigError(
+            raise TrackerError(
                 f"{path}: not a JSONL file (line {line.number}: {line.problem}); give an "
                 f"Alignment Research Dataset .jsonl file or a corpus .jsonl(.gz) file")
         return line
-    raise ConfigError(f"{path}: the file is empty; nothing to import")
+    raise TrackerError(f"{path}: the file is empty; nothing to import")
 
 
 def _chain(first: Line, rest: Iterator[Line]) -> Iterator[Line]:
