@@ -220,7 +220,8 @@ def corpus_post(record: dict[str, Any]) -> DocumentCreate:
                ] if author else []
     posted = _time(record.get("posted_at"))
     extra: dict[str, Any] = {"imported_from": "corpus"}
-    fields: dict[str, Any] = {"score": _float(record.get("score")), "vote_count": _int(record.get("vote_count")),
+    fields: dict[str, Any] = {
+              "score": _float(record.get("score")), "vote_count": _int(record.get("vote_count")),
               "comment_count": _int(record.get("comment_count")),
               "question": bool(record.get("is_question")),
               "link_url": safe_url(_text(record.get("link_url")))}

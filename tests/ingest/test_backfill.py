@@ -16,19 +16,18 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from tests.conftest import REPO, SHARED
-from tests.ingest.test_forum_sync import (  # noqa: F401 (fixtures)
-    count_rows,
-    expected_ids,
-    server,
-    sites,
-    stored,
-    tracker,
-)
+from tests.ingest import test_forum_sync
+from tests.ingest.test_forum_sync import count_rows, expected_ids, stored, tracker
 from tests.servers.forum import Fault, ForumData, ForumServer
 from tracker import store
 from tracker.config import load_settings
 from tracker.models import Document, Revision
 from tracker.store.engine import make_engine, session_scope
+
+
+# The forum sync's fixtures: fresh sample sites, served over HTTP, endpoints in the env.
+sites = test_forum_sync.sites
+server = test_forum_sync.server
 
 
 def cursor(source: str) -> dict[str, str]:
