@@ -24,7 +24,6 @@ from tracker.config import load_settings
 from tracker.models import Document, Revision
 from tracker.store.engine import make_engine, session_scope
 
-
 # The forum sync's fixtures: fresh sample sites, served over HTTP, endpoints in the env.
 sites = test_forum_sync.sites
 server = test_forum_sync.server
