@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func
 from sqlmodel import col, select
 
@@ -138,3 +139,32 @@ def test_backfill_through_faults_and_three_kills_stores_everything_exactly_once(
     assert count_rows(Document) == len(expected)
     assert any(r.status == 429 for r in server.requests)
     assert "posts" not in cursor("lesswrong")  # the incremental cursor was never touched
+
+
+def test_serve_backfills_a_slice_after_each_forum_sync(
+    server: ForumServer, sites: dict[str, ForumData], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tracker.service.scheduler import job_context, run_sync
+
+    monkeypatch.setenv("TRACKER_BACKFILL__ENABLED", "true")
+    monkeypatch.setenv("TRACKER_BACKFILL__PAGES", "2")
+    monkeypatch.setenv("TRACKER_SOURCES__EAFORUM__PAGE_SIZE", "20")
+    monkeypatch.setenv("TRACKER_SOURCES__EAFORUM__FIRST_SYNC_DAYS", "1")
+    monkeypatch.setenv("TRACKER_SCHEDULE__INDEX", "false")
+    settings = load_settings()
+    engine = make_engine(settings.sqlalchemy_url)
+    with job_context(engine, settings):
+        run_sync("eaforum")
+    saved = cursor("eaforum")
+    assert "posts" in saved  # the incremental sync ran and kept its own cursor
+    assert saved["backfill_posts"] not in ("done", None)  # two pages in: part of the way
+    assert len(stored("eaforum")) == 40
+    with job_context(engine, settings):
+        run_sync("eaforum")  # the next slice finishes the posts (3 pages and an empty one)
+    posts = {p["_id"] for p in sites["eaforum"].posts.values()
+             if not p.get("isEvent") and not p.get("draft")}
+    assert set(stored("eaforum")) == posts
+    code, out, _ = tracker("status", "--json")
+    [ea] = [h for h in json.loads(out)["history"] if h["source"] == "eaforum"]
+    assert ea["backfill"] == {"posts": "done"} and not ea["backfill_done"]
+    engine.dispose()

@@ -8,9 +8,13 @@ Lines that cannot be mapped are counted by reason, never dropped silently.
 
 from __future__ import annotations
 
+import itertools
+import multiprocessing
+import os
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,12 +65,13 @@ ImportHook = Callable[[ImportReport], None]
 
 def import_file(
     engine: Engine | None, path: Path, *, dry_run: bool = False, batch_size: int = BATCH,
-    on_batch: ImportHook | None = None,
+    on_batch: ImportHook | None = None, workers: int | None = None,
 ) -> ImportReport:
     """Import one file; `engine` may be None for a dry run. Raises TrackerError for a file that
     is not JSONL of a known shape (before anything is written)."""
     report = ImportReport(path=path)
     started = time.perf_counter()
+    workers = workers if workers is not None else min(os.cpu_count() or 1, 4)
     try:
         handle = open_lines(path)
     except OSError as e:
@@ -75,20 +80,63 @@ def import_file(
         lines = read_lines(handle)
         first = _first_record(lines, path, report)
         report.format = detect_format(first.record or {}, path)
-        convert = converter(report.format)
-        batch: list[DocumentCreate] = []
-        for line in _chain(first, lines):
-            report.lines = line.number
-            document = _map(line, convert, report)
-            if document is None:
-                continue
-            batch.append(document)
-            if len(batch) >= batch_size:
-                _flush(engine, batch, report, dry_run, on_batch, started)
-                batch = []
-        _flush(engine, batch, report, dry_run, on_batch, started)
+        chunks = _chunks(_chain(first, lines), batch_size)
+        for documents, part in _converted(chunks, report.format, workers):
+            _merge(report, part)
+            _flush(engine, documents, report, dry_run, on_batch, started)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _chunks(lines: Iterator[Line], size: int) -> Iterator[list[Line]]:
+    chunk: list[Line] = []
+    for line in lines:
+        chunk.append(line)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _converted(
+    chunks: Iterator[list[Line]], fmt: str, workers: int
+) -> Iterator[tuple[list[DocumentCreate], ImportReport]]:
+    """Chunks converted in order; from the second chunk on, in worker processes while this
+    one writes (HTML normalisation is about half of an import's CPU time: bench/import.py)."""
+    first = next(chunks, None)
+    second = next(chunks, None) if first is not None else None
+    if second is None or workers < 2:
+        for chunk in itertools.chain([first] if first else [], [second] if second else [],
+                                     chunks):
+            yield convert_chunk(fmt, chunk)
+        return
+    # spawn, not fork: the parent may hold SQLite connections and (under serve) threads.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        pending: deque[Future[tuple[list[DocumentCreate], ImportReport]]] = deque()
+        for chunk in itertools.chain([first, second], chunks):
+            pending.append(pool.submit(convert_chunk, fmt, chunk))
+            if len(pending) > workers:  # bounded: at most workers + 1 chunks in memory
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+def convert_chunk(fmt: str, lines: list[Line]) -> tuple[list[DocumentCreate], ImportReport]:
+    """Map a chunk of lines to documents; the report part holds its counts and examples."""
+    part = ImportReport(path=Path())
+    convert = converter(fmt)
+    documents = [doc for line in lines if (doc := _map(line, convert, part)) is not None]
+    part.lines = lines[-1].number if lines else 0
+    return documents, part
+
+
+def _merge(report: ImportReport, part: ImportReport) -> None:
+    report.lines = max(report.lines, part.lines)
+    report.mapped.update(part.mapped)
+    report.skipped.update(part.skipped)
+    report.examples += part.examples[: _EXAMPLES - len(report.examples)]
 
 
 def _first_record(lines: Iterator[Line], path: Path, report: ImportReport) -> Line:
