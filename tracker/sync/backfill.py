@@ -87,8 +87,8 @@ class BackfillState:
 
     @property
     def done(self) -> bool:
-        """Every stream of the backfill has reached the present."""
-        return bool(self.positions) and all(v == DONE for v in self.positions.values())
+        """Posts and comments have both reached the present."""
+        return all(self.positions.get(stream) == DONE for stream in STREAMS)
 
 
 def backfill_states(engine: Engine, names: Sequence[str]) -> list[BackfillState]:
