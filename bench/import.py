@@ -58,6 +58,14 @@ def bench_import(home: Path, split: bool) -> None:
         hits = keyword.search("mesa optimizer inner alignment", 10, SearchFilters())
         print(f"keyword query right after: {len(hits)} hits in "
               f"{(time.perf_counter() - started) * 1000:.0f} ms")
+        from tracker.store.coverage import passages_by_priority
+        from tracker.store.engine import session_scope
+
+        started = time.perf_counter()
+        with session_scope(engine) as session:
+            passages_by_priority(session=session, model=settings.index.model, limit=512)
+        print(f"next 512 passages to embed, by priority: "
+              f"{(time.perf_counter() - started) * 1000:.0f} ms")
 
 
 def bench_backfill(home: Path) -> None:
