@@ -111,6 +111,7 @@ def _converted(
                                      chunks):
             yield convert_chunk(fmt, chunk)
         return
+    assert first is not None
     # spawn, not fork: the parent may hold SQLite connections and (under serve) threads.
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
