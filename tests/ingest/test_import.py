@@ -181,3 +181,20 @@ def test_corpus_files_import_with_citations_resolved(tmp_path: Path) -> None:
     assert len(rows(source="arxiv")) > 100
     resolved = count(Link, col(Link.target_document_id).is_not(None))
     assert resolved > 100
+
+
+def test_worker_processes_convert_the_same_documents_as_one_process(tmp_path: Path) -> None:
+    from tracker.sync.importer import import_file
+
+    reports = []
+    for workers in (1, 2):
+        engine = make_engine(f"sqlite:///{tmp_path / f'w{workers}.db'}")
+        reports.append(import_file(engine, SAMPLE, batch_size=60, workers=workers))
+        with session_scope(engine) as session:
+            keys = sorted(session.execute(select(Document.source, Document.native_id)).all())
+        reports[-1].examples.append(str(keys))
+        engine.dispose()
+    one, two = reports
+    assert one.counts == two.counts and one.counts.new > 300
+    assert one.mapped == two.mapped and one.skipped == two.skipped and one.lines == two.lines
+    assert one.examples == two.examples
