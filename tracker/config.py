@@ -229,6 +229,15 @@ class IndexSettings(Section):
     best passages of the first; 0 is off (measured in docs/search.md)."""
 
 
+class BackfillSettings(Section):
+    """`tracker serve`'s background backfill of the forums' whole history."""
+
+    enabled: bool = False
+    """After each incremental forum sync, backfill a few more pages of that forum's history."""
+    pages: int = Field(default=20, ge=1)
+    """Pages per slice (100 documents each, `delay` apart: ~80 s at the default 3 s)."""
+
+
 class Settings(BaseSettings):
     """All of tracker's settings."""
 
@@ -249,6 +258,7 @@ class Settings(BaseSettings):
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     digest: DigestSettings = Field(default_factory=DigestSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    backfill: BackfillSettings = Field(default_factory=BackfillSettings)
 
     @classmethod
     def settings_customise_sources(

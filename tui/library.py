@@ -214,6 +214,8 @@ class IndexLine:
     embedded: int
     to_split: int
     to_embed: int
+    eta: str = ""
+    """Time to full coverage at the last measured embedding rate (`3.2 h`), if known."""
 
 
 @dataclass(frozen=True)
@@ -224,6 +226,8 @@ class Overview:
     documents: int
     sources: list[SourceLine]
     index: IndexLine
+    hint: str = ""
+    """One line on how to get the whole history when only recent posts are stored."""
 
 
 @dataclass(frozen=True)

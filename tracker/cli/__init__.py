@@ -12,7 +12,7 @@ import sys
 import click
 
 from tracker import __version__
-from tracker.cli import api, claims, doctor, documents, search, service, sources, tui
+from tracker.cli import api, claims, doctor, documents, history, search, service, sources, tui
 from tracker.cli.context import Context, TrackerGroup
 
 
@@ -35,7 +35,7 @@ def cli(ctx: click.Context, verbose: bool) -> None:
 
 # Each module defines its commands on its own; they are registered here and import nothing back.
 for _command in (
-    sources.sync, sources.add, sources.feeds,
+    sources.sync, sources.add, sources.feeds, history.backfill, history.import_command,
     documents.status, documents.show, documents.links, documents.show_paths, doctor.doctor,
     search.index_command, search.search, search.similar,
     claims.claim, claims.export,

@@ -18,6 +18,7 @@ from tracker.text import json_text
 def status(obj: Context, as_json: bool) -> None:
     """Per-source counts, the last sync and the last error."""
     from tracker import store
+    from tracker.cli.history import history_json, print_history
     from tracker.cli.output import print_status, status_json
     from tracker.cli.service import print_schedule, scheduled_json
     from tracker.store.engine import session_scope
@@ -30,10 +31,12 @@ def status(obj: Context, as_json: bool) -> None:
     if as_json:
         data = status_json(rows, total, obj.settings, feeds)
         data["schedule"] = scheduled_json(obj.engine)
+        data.update(history_json(obj))
         click.echo(json_text(data))
     else:
         print_status(rows, total, obj.settings, feeds)
         print_schedule(obj.engine)
+        print_history(obj)
 
 
 @click.command()

@@ -106,6 +106,11 @@ def search(obj: Context, /, words: Sequence[str], **options: Any) -> None:
     elif not searcher.has_vectors:
         click.echo(f"keyword search only: no passage has a vector of {obj.settings.index.model} "
                    f"yet; run `tracker index`", err=True)
+    else:
+        from tracker.cli.history import coverage_note
+
+        if note := coverage_note(obj):
+            click.echo(note, err=True)
     print_results(query, results, searcher.catalog)
 
 

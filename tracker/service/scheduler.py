@@ -16,7 +16,7 @@ import os
 import signal
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import FrameType
@@ -24,7 +24,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, inspect, text
 
-from tracker.config import ApiSourceSettings, Settings, source_names
+from tracker.config import FORUM_SOURCES, ApiSourceSettings, Settings, source_names
 from tracker.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -84,8 +84,35 @@ def run_sync(name: str) -> None:
     if report.error:
         log.error("sync %s: %s", name, report.error)
     log.info("sync %s: %s · %d new, %d updated", name, report.status, counts.new, counts.updated)
+    if report.status == "ok" and runtime.settings.backfill.enabled and name in FORUM_SOURCES:
+        counts.add(_backfill_slice(runtime, name, stop_between_pages))
     if runtime.settings.schedule.index and (counts.new or counts.updated):
         run_index()
+
+
+def _backfill_slice(runtime: _Runtime, name: str, hook: Any) -> Any:
+    """A few pages of `name`'s history, at a low CPU priority, after its incremental sync."""
+    from tracker import store
+    from tracker.sync.backfill import backfill_source
+
+    thread = threading.get_native_id()
+    before = os.getpriority(os.PRIO_PROCESS, thread)
+    with suppress(OSError):
+        os.setpriority(os.PRIO_PROCESS, thread, min(before + 10, 19))  # this thread only
+    try:
+        report = backfill_source(runtime.engine, runtime.settings, name,
+                                 pages=runtime.settings.backfill.pages, on_batch=hook)
+    except StopRequested:
+        log.warning("backfill %s: stopped after committing the current page", name)
+        return store.UpsertCounts()
+    finally:
+        # Lowering is always allowed, raising back may not be: then the pool thread stays nice.
+        with suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, thread, before)
+    if report.error:
+        log.error("backfill %s: %s", name, report.error)
+    log.info("backfill %s: %s · %d new", name, report.status, report.counts.new)
+    return report.counts
 
 
 def run_index() -> None:

@@ -177,8 +177,11 @@ def _insert_new(session: Session, fresh: Sequence[DocumentCreate], now: datetime
     if not fresh:
         return []
     rows = [{**_row_values(doc), "fetched_at": now} for doc in fresh]
-    stmt = insert(Document).returning(col(Document.id), sort_by_parameter_order=True)
-    return [row[0] for row in session.execute(stmt, rows)]
+    table = Document.__table__  # type: ignore[attr-defined]
+    # Core on the connection, not the ORM's bulk path: the same statement, ~2x faster for
+    # the thousands of rows an import writes per transaction (its per-row bookkeeping).
+    stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+    return [row[0] for row in session.connection().execute(stmt, rows)]
 
 
 def _replace_relations(session: Session, attached: Sequence[tuple[int, DocumentCreate]]) -> None:

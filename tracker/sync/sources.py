@@ -81,10 +81,25 @@ def sync_source(
     on_batch: BatchHook | None = None,
 ) -> SyncReport:
     """Sync one source; a source failure is reported, not raised, so others can go on."""
-    source = build_source(name, settings)
+    return run_source(engine, settings, name, build_source(name, settings), since=since,
+                      on_batch=on_batch)
+
+
+def run_source(
+    engine: Engine,
+    settings: Settings,
+    name: str,
+    source: Source,
+    *,
+    run_name: str | None = None,
+    since: datetime | None = None,
+    on_batch: BatchHook | None = None,
+) -> SyncReport:
+    """Run `source`'s batches into the store under `name`'s cursor and client, logging the
+    run as `run_name` (default `name`; a backfill logs as `<name>/backfill`)."""
     report = SyncReport(source=name)
     with session_scope(engine) as session:
-        run_id = store.start_run(session=session, source=name).id
+        run_id = store.start_run(session=session, source=run_name or name).id
         cursor = store.get_cursor(session=session, source=name)
     assert run_id is not None
     client = source_client(settings, name)

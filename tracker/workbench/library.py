@@ -246,6 +246,8 @@ class Workbench:
         from tracker.index.catalog import Catalog
         from tracker.search.indexing import chunk_version
         from tracker.store import passages
+        from tracker.store.coverage import tier_coverage
+        from tracker.sync.backfill import history_hint
 
         names = list(source_names())
         with session_scope(self.engine) as session:
@@ -254,12 +256,16 @@ class Workbench:
             to_split = passages.count_documents_to_split(
                 session=session, version=chunk_version(self.settings))
             to_embed = passages.count_passages_to_embed(session=session, model=self._model())
+            [tier] = tier_coverage(session=session, models=[self._model()])
         count = Catalog(self.engine).count_passages()
+        eta = f"{tier.eta_seconds / 3600:.1f} h" if tier.eta_seconds else ""
         index = IndexLine(model=self._model(), documents=total, passages=count,
-                          embedded=count - to_embed, to_split=to_split, to_embed=to_embed)
+                          embedded=count - to_embed, to_split=to_split, to_embed=to_embed,
+                          eta=eta)
         lines = [records.source_line(row, self.settings.source(row.source).enabled) for row in rows]
         database = self.settings.sqlalchemy_url.split("://", 1)[0].split("+", 1)[0]
-        return Overview(database, total, lines, index)
+        hint = history_hint(self.engine, self.settings) or ""
+        return Overview(database, total, lines, index, hint)
 
     def sync(self, sources: Sequence[str], progress: ProgressHook) -> list[str]:
         """Sync the sources in turn (all enabled when empty); one summary line each."""

@@ -30,8 +30,9 @@ def source_row(line: SourceLine) -> list[Text]:
             Text(line.last_success), Text(error, style="bold red" if error else "")]
 
 
-def index_content(database: str, index: IndexLine) -> Content:
-    """The index panel: the model and how much is split and embedded."""
+def index_content(database: str, index: IndexLine, hint: str = "") -> Content:
+    """The index panel: the model, how much is split and embedded, and how to get the whole
+    history when only recent posts are stored."""
     waiting = index.to_split or index.to_embed
     return Content.assemble(
         ("Index", "bold"), f"  {database} · model {index.model}\n",
@@ -39,6 +40,8 @@ def index_content(database: str, index: IndexLine) -> Content:
         "\n", (f"{index.to_split} documents to split · {index.to_embed} passages to embed",
                "bold $warning" if waiting else "dim"),
         ("  (press i)" if waiting else "", "dim"),
+        (f" · {index.eta} to full coverage" if index.to_embed and index.eta else "", "dim"),
+        (f"\n{hint}" if hint else "", "bold $accent"),
     )
 
 
@@ -111,7 +114,7 @@ class StatusScreen(Screen[None]):
             table.move_cursor(row=min(row, len(overview.sources) - 1))
         self._show_error()
         self.query_one("#index-panel", Static).update(
-            index_content(overview.database, overview.index))
+            index_content(overview.database, overview.index, overview.hint))
 
     @on(DataTable.RowHighlighted)
     def _show_error(self) -> None:

@@ -1,0 +1,108 @@
+"""`tracker import` of the whole real corpus into a fresh SQLite store, then the keyword index
+over it, and the per-request cost of a backfill against the local forum server.
+
+    .venv/bin/python bench/import.py [--skip-split] [--backfill]
+
+Reported: documents per second per file and overall (read, parse, normalise HTML, extract
+links, upsert with aliases and link resolution, commit), the seconds until every imported
+document is split into passages (keyword-searchable), a keyword query over the result, and
+(with --backfill) seconds per page of 100 documents for `tracker backfill` with no delay.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = REPO.parent / "shared" / "corpus"
+FILES = ("posts.jsonl.gz", "papers.jsonl", "comments.jsonl")
+
+
+def bench_import(home: Path, split: bool) -> None:
+    """Import the three corpus files with the real code, then split, then one query."""
+    os.environ["TRACKER_HOME"] = str(home)
+    from tracker.config import load_settings
+    from tracker.store.engine import make_engine
+    from tracker.sync.importer import import_file
+
+    settings = load_settings()
+    engine = make_engine(settings.sqlalchemy_url)
+    total_docs, total_seconds = 0, 0.0
+    for name in FILES:
+        report = import_file(engine, CORPUS / name)
+        total_docs += report.documents
+        total_seconds += report.seconds
+        print(f"{name}: {report.lines} lines, {report.documents} documents in "
+              f"{report.seconds:.1f} s = {report.documents / report.seconds:,.0f}/s; "
+              f"skipped {dict(report.skipped)}")
+    print(f"all files: {total_docs} documents in {total_seconds:.1f} s = "
+          f"{total_docs / total_seconds:,.0f} documents/s")
+    if split:
+        from tracker.search.indexing import split_documents
+
+        started = time.perf_counter()
+        report = split_documents(engine, settings)
+        print(f"split into passages (keyword index follows): {report.documents} documents, "
+              f"{report.passages_added} passages in {time.perf_counter() - started:.1f} s")
+        from tracker.index.backends import open_keyword_index
+        from tracker.index.base import SearchFilters
+
+        keyword = open_keyword_index(engine)
+        started = time.perf_counter()
+        hits = keyword.search("mesa optimizer inner alignment", 10, SearchFilters())
+        print(f"keyword query right after: {len(hits)} hits in "
+              f"{(time.perf_counter() - started) * 1000:.0f} ms")
+        from tracker.store.coverage import passages_by_priority
+        from tracker.store.engine import session_scope
+
+        started = time.perf_counter()
+        with session_scope(engine) as session:
+            passages_by_priority(session=session, model=settings.index.model, limit=512)
+        print(f"next 512 passages to embed, by priority: "
+              f"{(time.perf_counter() - started) * 1000:.0f} ms")
+
+
+def bench_backfill(home: Path) -> None:
+    """Seconds per backfill page against the local server (the sample corpus, no delay)."""
+    from bench.ingest import start_server
+
+    process, urls = start_server("0:2")
+    try:
+        env = {**os.environ, "TRACKER_HOME": str(home / "backfill")}
+        for name in ("LESSWRONG", "EAFORUM"):
+            env[f"TRACKER_SOURCES__{name}__ENDPOINT"] = urls[name.lower()]
+            env[f"TRACKER_SOURCES__{name}__DELAY"] = "0"
+        started = time.perf_counter()
+        result = subprocess.run([sys.executable, "-m", "tracker", "backfill", "eaforum"],
+                                cwd=REPO, env=env, capture_output=True, text=True, check=True)
+        seconds = time.perf_counter() - started
+        pages = result.stderr.count("\n")
+        print(f"backfill eaforum from the local server: {pages} pages in {seconds:.1f} s = "
+              f"{seconds / max(pages, 1):.2f} s per page beyond the delay")
+        print(result.stdout.strip().splitlines()[-1])
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def main() -> None:
+    """Run the import benchmark (and the backfill one with --backfill)."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--skip-split", action="store_true")
+    parser.add_argument("--backfill", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="tracker-import-bench-") as tmp:
+        bench_import(Path(tmp), split=not args.skip_split)
+        if args.backfill:
+            bench_backfill(Path(tmp))
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(REPO))
+    main()

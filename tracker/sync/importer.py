@@ -1,0 +1,213 @@
+"""`tracker import`: bulk loading from downloaded files (the Alignment Research Dataset's JSONL,
+the corpus files) through the same upsert as a sync, in large transactions.
+
+Documents are keyed by their real site id, arXiv id or canonical URL, so a later sync or
+backfill updates them (keeping a revision where the text differs) instead of adding a copy.
+Lines that cannot be mapped are counted by reason, never dropped silently.
+"""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing
+import os
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import Engine
+
+from tracker import store
+from tracker.errors import ConfigError, TrackerError
+from tracker.ingest.dumps import Line, Unmapped, converter, detect_format, open_lines, read_lines
+from tracker.models import DocumentCreate
+from tracker.store.engine import session_scope
+from tracker.store.history import owners_of_keys
+
+# Documents per transaction: 2,000 keeps a batch's IN-lists and memory small (~20 MB of
+# bodies) while the per-commit cost (WAL sync, alias resolution) is spread thin.
+BATCH = 2000
+_EXAMPLES = 5
+# Sources whose documents are keyed by their own ids; the rest are keyed by canonical URL and
+# may already be stored under another name (a feed that syncs the same blog).
+_KEYED_BY_ID = frozenset({"lesswrong", "eaforum", "arxiv", "arbital"})
+
+
+@dataclass
+class ImportReport:
+    """What one file did (or, in a dry run, would do)."""
+
+    path: Path
+    format: str = ""
+    lines: int = 0
+    counts: store.UpsertCounts = field(default_factory=store.UpsertCounts)
+    mapped: Counter[str] = field(default_factory=Counter)
+    """`source kind` → documents mapped there."""
+    skipped: Counter[str] = field(default_factory=Counter)
+    """Reason → lines skipped for it."""
+    examples: list[str] = field(default_factory=list)
+    """A few `line N: record → source:native_id (kind)` lines, for `--dry-run`."""
+    seconds: float = 0.0
+
+    @property
+    def documents(self) -> int:
+        """Documents mapped (written, or in a dry run, that would be)."""
+        return sum(self.mapped.values())
+
+
+ImportHook = Callable[[ImportReport], None]
+
+
+def import_file(
+    engine: Engine | None, path: Path, *, dry_run: bool = False, batch_size: int = BATCH,
+    on_batch: ImportHook | None = None, workers: int | None = None,
+) -> ImportReport:
+    """Import one file; `engine` may be None for a dry run. Raises TrackerError for a file that
+    is not JSONL of a known shape (before anything is written)."""
+    report = ImportReport(path=path)
+    started = time.perf_counter()
+    workers = workers if workers is not None else min(os.cpu_count() or 1, 4)
+    try:
+        handle = open_lines(path)
+    except OSError as e:
+        raise TrackerError(f"{path}: cannot read it ({e.strerror}); give a readable file") from e
+    with handle:
+        lines = read_lines(handle)
+        first = _first_record(lines, path, report)
+        report.format = detect_format(first.record or {}, path)
+        chunks = _chunks(_chain(first, lines), batch_size)
+        for documents, part in _converted(chunks, report.format, workers):
+            _merge(report, part)
+            _flush(engine, documents, report, dry_run, on_batch, started)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _chunks(lines: Iterator[Line], size: int) -> Iterator[list[Line]]:
+    chunk: list[Line] = []
+    for line in lines:
+        chunk.append(line)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _converted(
+    chunks: Iterator[list[Line]], fmt: str, workers: int
+) -> Iterator[tuple[list[DocumentCreate], ImportReport]]:
+    """Chunks converted in order; from the second chunk on, in worker processes while this
+    one writes (HTML normalisation is about half of an import's CPU time: bench/import.py)."""
+    first = next(chunks, None)
+    second = next(chunks, None) if first is not None else None
+    if second is None or workers < 2:
+        for chunk in itertools.chain([first] if first else [], [second] if second else [],
+                                     chunks):
+            yield convert_chunk(fmt, chunk)
+        return
+    assert first is not None
+    # spawn, not fork: the parent may hold SQLite connections and (under serve) threads.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        pending: deque[Future[tuple[list[DocumentCreate], ImportReport]]] = deque()
+        for chunk in itertools.chain([first, second], chunks):
+            pending.append(pool.submit(convert_chunk, fmt, chunk))
+            if len(pending) > workers:  # bounded: at most workers + 1 chunks in memory
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+def convert_chunk(fmt: str, lines: list[Line]) -> tuple[list[DocumentCreate], ImportReport]:
+    """Map a chunk of lines to documents; the report part holds its counts and examples."""
+    part = ImportReport(path=Path())
+    convert = converter(fmt)
+    documents = [doc for line in lines if (doc := _map(line, convert, part)) is not None]
+    part.lines = lines[-1].number if lines else 0
+    return documents, part
+
+
+def _merge(report: ImportReport, part: ImportReport) -> None:
+    report.lines = max(report.lines, part.lines)
+    report.mapped.update(part.mapped)
+    report.skipped.update(part.skipped)
+    report.examples += part.examples[: _EXAMPLES - len(report.examples)]
+
+
+def _first_record(lines: Iterator[Line], path: Path, report: ImportReport) -> Line:
+    """The first line, which must be a JSON object: anything else is not a JSONL file."""
+    for line in lines:
+        report.lines = line.number
+        if line.record is None:
+            raise TrackerError(
+                f"{path}: not a JSONL file (line {line.number}: {line.problem}); give an "
+                f"Alignment Research Dataset .jsonl file or a corpus .jsonl(.gz) file")
+        return line
+    raise TrackerError(f"{path}: the file is empty; nothing to import")
+
+
+def _chain(first: Line, rest: Iterator[Line]) -> Iterator[Line]:
+    yield first
+    yield from rest
+
+
+def _map(
+    line: Line, convert: Callable[[dict[str, Any]], DocumentCreate], report: ImportReport
+) -> DocumentCreate | None:
+    if line.record is None:
+        report.skipped[line.problem or "unreadable"] += 1
+        return None
+    try:
+        document = convert(line.record)
+    except Unmapped as e:
+        report.skipped[str(e)] += 1
+        return None
+    except (ValidationError, ValueError, TypeError) as e:
+        report.skipped[f"invalid record ({type(e).__name__})"] += 1
+        return None
+    report.mapped[f"{document.source} {document.kind}"] += 1
+    if len(report.examples) < _EXAMPLES:
+        report.examples.append(
+            f"line {line.number}: {str(line.record.get('id', ''))[:60]} → "
+            f"{document.source}:{document.native_id} ({document.kind})")
+    return document
+
+
+def _flush(
+    engine: Engine | None, batch: list[DocumentCreate], report: ImportReport, dry_run: bool,
+    on_batch: ImportHook | None, started: float,
+) -> None:
+    if batch and not dry_run:
+        if engine is None:
+            raise ConfigError("an import needs a store; pass an engine or use --dry-run")
+        with session_scope(engine) as session:
+            documents = _rekey_by_url(session, batch)
+            report.counts.add(store.upsert_documents(session=session, documents=documents))
+    report.seconds = time.perf_counter() - started
+    if on_batch is not None:
+        on_batch(report)
+
+
+def _rekey_by_url(session: Any, batch: list[DocumentCreate]) -> list[DocumentCreate]:
+    """Documents keyed by URL take the identity of a stored document with the same URL key
+    (a feed entry of the same blog post), so the import updates it instead of adding a copy."""
+    by_url = {doc.aliases[0]: doc for doc in batch
+              if doc.source not in _KEYED_BY_ID and doc.aliases
+              and doc.aliases[0].startswith("url:")}
+    owners = owners_of_keys(session=session, keys=list(by_url)) if by_url else {}
+    if not owners:
+        return batch
+    result = []
+    for doc in batch:
+        owner = owners.get(doc.aliases[0]) if doc.aliases else None
+        if owner is not None and by_url.get(doc.aliases[0]) is doc:
+            source, native_id, kind = owner
+            doc = doc.model_copy(update={"source": source, "native_id": native_id, "kind": kind})
+        result.append(doc)
+    return result
