@@ -165,7 +165,6 @@ class CheckReport:
 def check_text(engine: Engine, settings: Settings, text: str, *, limit: int = 10,
                searcher: HybridSearcher | None = None) -> CheckReport:
     """The existing claims and passages closest to `text` (a claim, a paragraph, a draft)."""
-    from tracker.index.suggest import related_passages
     from tracker.search.searcher import open_searcher
 
     text = " ".join(text.split())
@@ -175,15 +174,12 @@ def check_text(engine: Engine, settings: Settings, text: str, *, limit: int = 10
         raise TrackerError('Nothing to check: give the text (`tracker claim check "…"`) or '
                            "a file (`--file draft.md`)")
     searcher = searcher or open_searcher(engine, settings)
-    chunks = _chunks(text)
-    vectors = searcher.embedder.embed_batch(chunks) if searcher.has_vectors \
-        and searcher.embedder is not None else None
+    vectors = _embed_chunks(searcher, _chunks(text))
     with session_scope(engine) as session:
         live = store.list_claims(session=session)
         counts = store.count_links(session=session, claim_ids=[c.id or 0 for c in live])
         closest = _closest_claims(session, searcher, live, text, vectors, limit)
-    related = related_passages(searcher, chunks, vectors, limit) if vectors is not None \
-        else _keyword_passages(searcher, text, limit)
+    related, _ = check_candidates(searcher, text, limit, vectors=vectors)
     info = searcher.catalog.passages(r.passage_id for r in related)
     with session_scope(engine) as session:
         documents = store.document_refs(session=session, document_ids=[r.document_id
@@ -197,6 +193,25 @@ def check_text(engine: Engine, settings: Settings, text: str, *, limit: int = 10
         passages=[(r.passage_id, r.score) for r in related], info=info, documents=documents,
         linked=linked, vectors=vectors is not None,
     )
+
+
+def check_candidates(searcher: HybridSearcher, text: str, limit: int, *,
+                     vectors: Vectors | None = None) -> tuple[list[Related], bool]:
+    """Passages nearest a text, one per document, and whether vector search took part."""
+    from tracker.index.suggest import related_passages
+
+    chunks = _chunks(text)
+    if vectors is None:
+        vectors = _embed_chunks(searcher, chunks)
+    if vectors is None:
+        return _keyword_passages(searcher, text, limit), False
+    return related_passages(searcher, chunks, vectors, limit), True
+
+
+def _embed_chunks(searcher: HybridSearcher, chunks: list[str]) -> Vectors | None:
+    if not searcher.has_vectors or searcher.embedder is None:
+        return None
+    return searcher.embedder.embed_batch(chunks)
 
 
 def _chunks(text: str) -> list[str]:

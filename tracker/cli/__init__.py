@@ -12,7 +12,7 @@ import sys
 import click
 
 from tracker import __version__
-from tracker.cli import claims, doctor, documents, search, service, sources, tui
+from tracker.cli import argued, claims, doctor, documents, search, service, sources, tui
 from tracker.cli.context import Context, TrackerGroup
 
 
@@ -38,7 +38,7 @@ for _command in (
     sources.sync, sources.add, sources.feeds,
     documents.status, documents.show, documents.links, documents.show_paths, doctor.doctor,
     search.index_command, search.search, search.similar,
-    claims.claim, claims.export,
+    claims.claim, claims.export, argued.argued,
     service.follow, service.unfollow, service.interests, service.digest, service.serve,
     tui.tui,
 ):

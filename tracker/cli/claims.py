@@ -388,7 +388,7 @@ def claim_check(obj: Context, words: Sequence[str], path: Path | None, limit: in
 
     text = " ".join(words)
     if path is not None:
-        text += "\n" + _read_text(path)
+        text += "\n" + read_text(path)
     report = check_text(obj.engine, obj.settings, text, limit=limit)
     if as_json:
         _echo_json(check_json(report))
@@ -399,7 +399,8 @@ def claim_check(obj: Context, words: Sequence[str], path: Path | None, limit: in
 _MAX_CHECK_BYTES = 2_000_000
 
 
-def _read_text(path: Path) -> str:
+def read_text(path: Path) -> str:
+    """A text file's first 2 MB ('-': standard input), or one clear error."""
     try:
         if str(path) == "-":
             return sys.stdin.read(_MAX_CHECK_BYTES)
