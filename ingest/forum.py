@@ -41,7 +41,8 @@ POST_FIELDS = f"""
 """
 COMMENT_FIELDS = f"""
   _id postId parentCommentId parentAnswerId topLevelCommentId postedAt lastEditedAt baseScore
-  voteCount extendedScore af answer deleted deletedPublic htmlBody user {_USER} post {{ _id slug title }}
+  voteCount extendedScore af answer deleted deletedPublic htmlBody user {_USER}
+  post {{ _id slug title }}
 """
 POSTS_QUERY = (
     "query TrackerPosts($terms: JSON) {\n"

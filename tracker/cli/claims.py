@@ -14,17 +14,17 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from tracker.cli.claimsout import byline, snippet
 from tracker.errors import TrackerError
 
 if TYPE_CHECKING:
-    from tracker.claims.suggest import CheckReport, SuggestReport
+    from tracker.claims.suggest import CheckReport
     from tracker.cli.context import Context
     from tracker.models import Claim, ClaimLink
     from tracker.store import DocumentRef
 
 _STANCE = click.Choice(["supports", "opposes", "mentions"])
 _JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON (stable; docs/claims.md).")
-_SNIPPET = 320  # characters of a quote or passage shown in listings
 
 
 @click.group()
@@ -134,31 +134,12 @@ def _print_link(link: ClaimLink, ref: DocumentRef | None, *, stance: bool = Fals
     from tracker.text import clean_text
 
     label = f"[link {link.id}]" + (f" {link.stance}?" if stance else "")
-    click.echo(f"  {label} {_byline(ref, link.document_id)}")
-    click.echo(f'      "{_snippet(clean_text(link.quote))}"')
+    click.echo(f"  {label} {byline(ref, link.document_id)}")
+    click.echo(f'      "{snippet(clean_text(link.quote))}"')
     if link.note:
         click.echo(f"      note: {clean_text(link.note)}")
     if ref is not None and ref.url:
         click.echo(f"      {ref.url}")
-
-
-def _byline(ref: DocumentRef | None, document_id: int) -> str:
-    from tracker.text import clean_text
-
-    if ref is None:
-        return f"document {document_id}"
-    parts = [clean_text(ref.title) or "(untitled)"]
-    if ref.authors:
-        parts.append(", ".join(clean_text(a) for a in ref.authors))
-    if ref.posted_at:
-        parts.append(f"{ref.posted_at:%Y-%m-%d}")
-    parts.append(f"{ref.source} {ref.kind} {ref.id}" + (" (deleted)" if ref.deleted else ""))
-    return " — ".join(parts)
-
-
-def _snippet(text: str) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= _SNIPPET else flat[: _SNIPPET - 1] + "…"
 
 
 @claim.command(name="edit")
@@ -272,64 +253,13 @@ def claim_suggest(obj: Context, claim_id: int, limit: int, as_json: bool) -> Non
     passages never come back. Run `tracker index` first.
     """
     from tracker.claims.suggest import suggest_claim
+    from tracker.cli.claimsout import print_suggestions, suggest_json
 
     report = suggest_claim(obj.engine, obj.settings, claim_id, limit=limit)
     if as_json:
         _echo_json(suggest_json(report))
     else:
-        _print_suggestions(report)
-
-
-def suggest_json(report: SuggestReport) -> dict[str, Any]:
-    """The `claim suggest --json` document."""
-    from tracker.claims.map import claim_json, document_json
-    from tracker.text import clean_text
-
-    rows = []
-    for rank, (found, link) in enumerate(report.suggestions, start=1):
-        passage = report.passages[found.passage_id]
-        rows.append({
-            "rank": rank, "link_id": link.id, "score": round(found.score, 6),
-            "stance": found.stance, "stance_confidence": round(found.stance_confidence, 3),
-            "classifier": None if found.classifier is None else round(found.classifier, 4),
-            "claim_rank": found.claim_rank, "example_rank": found.example_rank,
-            "passage": {"id": passage.id, "start": passage.start, "end": passage.end,
-                        "text": clean_text(passage.text)},
-            "document": document_json(report.documents.get(found.document_id)),
-        })
-    return {
-        "claim": claim_json(report.claim),
-        "learning": {"confirmed": report.confirmed, "rejected": report.rejected,
-                     "classifier": report.classifier, "stance_model": report.stance_model,
-                     "vectors": report.vectors},
-        "suggestions": rows,
-    }
-
-
-def _print_suggestions(report: SuggestReport) -> None:
-    from tracker.text import clean_text
-
-    click.echo(f"suggestions for claim {report.claim.id}: {report.claim.text}")
-    learned = "classifier on" if report.classifier else "classifier after 2 accepted and 2 " \
-        "rejected"
-    stance = "stance from your labels" if report.stance_model == "centroid" else \
-        "stance guessed from wording"
-    click.echo(f"  (from {report.confirmed} confirmed and {report.rejected} rejected passages: "
-               f"{learned}; {stance}" + ("" if report.vectors else "; keyword only: run "
-                                         "`tracker index`") + ")", err=True)
-    for rank, (found, link) in enumerate(report.suggestions, start=1):
-        ref = report.documents.get(found.document_id)
-        click.echo(f"{rank:>2}. [link {link.id}] {found.stance}? ({found.stance_confidence:.2f})"
-                   f"  score {found.score:.4f}")
-        click.echo(f"    {_byline(ref, found.document_id)}")
-        click.echo(f'    "{_snippet(clean_text(report.passages[found.passage_id].text))}"')
-        if ref is not None and ref.url:
-            click.echo(f"    {ref.url}")
-    if report.suggestions:
-        click.echo("accept: tracker claim accept LINK [--stance opposes]   "
-                   "reject: tracker claim reject LINK", err=True)
-    else:
-        click.echo("no suggestions: nothing indexed matches (run `tracker index`)", err=True)
+        print_suggestions(report)
 
 
 @claim.command(name="accept")
@@ -448,10 +378,10 @@ def _print_check(report: CheckReport) -> None:
         if info is None:
             continue
         ref = report.documents.get(info.document_id)
-        click.echo(f"{rank:>2}. {_byline(ref, info.document_id)}")
+        click.echo(f"{rank:>2}. {byline(ref, info.document_id)}")
         for link, c in report.linked.get(pid, []):
             click.echo(f"    {link.stance} claim {c.id}: {c.text}")
-        click.echo(f'    "{_snippet(clean_text(info.text))}"')
+        click.echo(f'    "{snippet(clean_text(info.text))}"')
 
 
 def _echo_json(data: Any) -> None:
