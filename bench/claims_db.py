@@ -33,8 +33,9 @@ DEFAULT_HOME = REPO / ".bench" / "claims"
 CORPUS = REPO.parent / "shared" / "corpus" / "posts.jsonl.gz"
 CLAIMS = REPO / "bench" / "claims_eval.jsonl"
 _CUT = 1500  # characters of HTML kept of a distractor
-_STOP = frozenset("""the a an of and or to in is are be that this for on with as by it not no
-we our will can does do than more most what how why ai""".split())
+_STOP_WORDS = """the a an of and or to in is are be that this for on with as by it not no
+we our will can does do than more most what how why ai"""
+_STOP = frozenset(_STOP_WORDS.split())
 
 
 def _words(text: str) -> set[str]:
