@@ -131,9 +131,10 @@ def design(pairs: Sequence[Pair], *, embedding: bool) -> np.ndarray:
     for pair in pairs:
         row = features(pair)
         if embedding:
-            dim = 0 if pair.claim_vector is None else pair.claim_vector.shape[0]
-            product = np.zeros(dim or 384) if pair.passage_vector is None or not dim \
-                else (pair.claim_vector * pair.passage_vector).astype(np.float64) * 20.0
+            c, p = pair.claim_vector, pair.passage_vector
+            # MiniLM has 384 dimensions; ×20 brings the product near the hand features' scale
+            product = np.zeros(384) if c is None or p is None \
+                else (c * p).astype(np.float64) * 20.0
             row = np.concatenate([row, product])
         rows.append(row)
     return np.stack(rows) if rows else np.zeros((0, len(FEATURES)))
