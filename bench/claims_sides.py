@@ -208,6 +208,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--home", type=Path, default=DEFAULT_HOME)
     parser.add_argument("--per-claim", action="store_true")
+    parser.add_argument("--stance-only", action="store_true", help="Skip steps 1 and 3.")
     parser.add_argument("--set", dest="overrides", nargs="*", default=[])
     args = parser.parse_args()
     _, stance = settings_from(args.overrides)
@@ -235,8 +236,9 @@ def run(args: Any, items: list[dict[str, Any]], stance: Any, scratch: Path) -> N
     ids = resolve(engine, items)
     started = time.perf_counter()
     train, held = items[0::2], items[1::2]
-    rows = [retrieve(engine, settings, searcher, item, ids, stance) for item in items]
-    report_retrieval("1. no labels, all claims", rows, args.per_claim)
+    if not args.stance_only:
+        rows = [retrieve(engine, settings, searcher, item, ids, stance) for item in items]
+        report_retrieval("1. no labels, all claims", rows, args.per_claim)
     tagged = sum(tag_claim(engine, item, ids) for item in train)
     model = train_stance(engine, searcher, stance)
     targets, truth = held_out_targets(engine, searcher, held, ids)
@@ -251,9 +253,10 @@ def run(args: Any, items: list[dict[str, Any]], stance: Any, scratch: Path) -> N
     score_stance("learned model", truth, learned)
     score_stance("cue-word rule (no labels)", truth, cues)
     score_stance("always 'supports'", truth, ["supports"] * len(truth))
-    rows = [retrieve(engine, settings, searcher, item, ids, stance) for item in held]
-    print()
-    report_retrieval("3. held-out claims, learned stance", rows, args.per_claim)
+    if not args.stance_only:
+        rows = [retrieve(engine, settings, searcher, item, ids, stance) for item in held]
+        print()
+        report_retrieval("3. held-out claims, learned stance", rows, args.per_claim)
     print(f"\n{time.perf_counter() - started:.0f} s")
     engine.dispose()
 
