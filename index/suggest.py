@@ -52,6 +52,9 @@ class Tuning:
     """Below this confidence the learned stance gives way to the cue-word guess."""
     classifier_neighbours: bool = True
     """Also rank the passages nearest the classifier's weight vector (else candidates only)."""
+    counter: float = 2.0
+    """Weight of retrieval on the claim's negation and rebuttal phrasings (shared among them),
+    for the opposing side."""
 
 
 @dataclass(frozen=True)
@@ -261,6 +264,20 @@ class ClaimSuggester:
         self._add_stances(ranked, claim, examples, found)
         return ranked
 
+    def against(self, claim: str, exclusions: Exclusions, *, limit: int = 10,
+                filters: SearchFilters | None = None) -> list[Suggestion]:
+        """Candidates for the opposing side: retrieval on the claim and on its negation and
+        rebuttal phrasings ("I disagree that …", "… is wrong"), fused per document."""
+        from .stance import counter_queries
+
+        filters = filters or SearchFilters()
+        found = self.gather(claim, (), filters)
+        for i, query in enumerate(counter_queries(claim)):
+            found.lists[f"counter_{i}_keyword"] = self.searcher.keyword_hits(query, filters)
+            if self.searcher.has_vectors:
+                found.lists[f"counter_{i}_vector"] = self.searcher.vector_hits(query, filters)
+        return self.fuse(found, exclusions, limit)
+
     def gather(self, claim: str, examples: Sequence[Example],
                filters: SearchFilters) -> Candidates:
         """Keyword and vector passages for the claim text, and vector passages around each
@@ -336,6 +353,8 @@ class ClaimSuggester:
         weights = {"claim_keyword": t.claim_keyword, "claim_vector": t.claim_vector,
                    "classifier": t.classifier}
         weights.update({name: t.examples / len(examples) for name in examples})
+        counters = [name for name in found.lists if name.startswith("counter_")]
+        weights.update({name: t.counter / len(counters) for name in counters})
         results: dict[int, Suggestion] = {}
         passage_score: dict[int, float] = {}
         for name, hits in found.lists.items():

@@ -41,7 +41,8 @@ POST_FIELDS = f"""
 """
 COMMENT_FIELDS = f"""
   _id postId parentCommentId parentAnswerId topLevelCommentId postedAt lastEditedAt baseScore
-  voteCount af answer deleted deletedPublic htmlBody user {_USER} post {{ _id slug title }}
+  voteCount extendedScore af answer deleted deletedPublic htmlBody user {_USER}
+  post {{ _id slug title }}
 """
 POSTS_QUERY = (
     "query TrackerPosts($terms: JSON) {\n"
@@ -108,6 +109,7 @@ class _Comment(BaseModel):
     lastEditedAt: datetime | None = None  # noqa: N815
     baseScore: float | None = None  # noqa: N815
     voteCount: float | None = None  # noqa: N815
+    extendedScore: dict[str, Any] | None = None  # noqa: N815
     af: bool = False
     answer: bool = False
     deleted: bool = False
@@ -115,6 +117,23 @@ class _Comment(BaseModel):
     htmlBody: str | None = None  # noqa: N815
     user: _User | None = None
     post: _PostRef | None = None
+
+
+def agreement(extended: dict[str, Any] | None) -> dict[str, float]:
+    """LessWrong's two-axis votes on a comment: the agreement score and how many voted on it.
+
+    `extendedScore` is `{"agreement": 7, "agreementVoteCount": 3, ...}` on LW and the AF (the EA
+    Forum adds reaction counts); anything else, or no such keys, gives nothing.
+    """
+    if not isinstance(extended, dict):
+        return {}
+    out: dict[str, float] = {}
+    for key, name in (("agreement", "agreement"), ("agreementVoteCount", "agreement_votes")):
+        value = extended.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool) \
+                and abs(value) < 1e9:
+            out[name] = float(value)
+    return out
 
 
 def iso_ms(moment: datetime) -> str:
@@ -435,7 +454,8 @@ class ForumSource:
             authors=[author] if author else [],
             aliases=forum_keys(self.site, comment.id),
             links=body.links,
-            extra={"answer": comment.answer, "top_level_comment_id": comment.topLevelCommentId},
+            extra={"answer": comment.answer, "top_level_comment_id": comment.topLevelCommentId,
+                   **agreement(comment.extendedScore)},
         )
 
 

@@ -103,6 +103,23 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class Precedent:
+    """A post that made an argument before: `which` is "earliest" or "strongest"."""
+
+    document_id: int
+    which: str
+    title: str
+    authors: str
+    date: str
+    source: str
+    kind: str
+    url: str | None
+    cited_by: int
+    at: int
+    """Where the matching passage starts, to scroll the reader there."""
+
+
+@dataclass(frozen=True)
 class Mark:
     """A claim link anchored in the text: `body[start:end]` is its quote."""
 
@@ -284,6 +301,14 @@ class Library(Protocol):
 
     def similar(self, document_id: int, limit: int = 10) -> list[Hit]:
         """Documents nearest in meaning; empty when nothing is embedded."""
+        ...
+
+    def argued(self, text: str, limit: int = 5) -> list[Precedent]:
+        """Posts that made this argument before: the earliest first, then the strongest.
+
+        Raises:
+            TrackerError: empty or over-long text.
+        """
         ...
 
     def claims(self) -> list[ClaimSummary]:

@@ -304,11 +304,17 @@ def test_suggest_accept_reject_and_check_through_the_cli(engine: Engine) -> None
     claim = str(run_json("claim", "add", "Optimising a proxy measure breaks it")["id"])
     data = run_json("claim", "suggest", claim, "--limit", "5")
     assert data["learning"] == {"confirmed": 0, "rejected": 0, "classifier": False,
-                                "stance_model": "cues", "vectors": False}
+                                "stance_model": "cues", "stance_labels": 0, "vectors": False}
+    listed = {r["link_id"] for r in data["suggestions"]}
+    sides = data["supporting"] + data["opposing"]
+    assert data["supporting"] and all(r["stance"] != "opposes" for r in data["supporting"])
+    assert not any(r["stance"] == "supports" and r["stance_confidence"] >= 0.9
+                   for r in data["opposing"])  # only confident supporters leave that side
+    assert {r["link_id"] for r in sides} >= listed - {None}
     rows = data["suggestions"]
     assert rows and [r["rank"] for r in rows] == list(range(1, len(rows) + 1))
     first, second = rows[0], rows[1]
-    assert first["stance"] in ("supports", "opposes") and first["document"]["native_id"]
+    assert first["stance"] in ("supports", "opposes", "unclear") and first["document"]["native_id"]
     assert first["passage"]["text"] and first["link_id"]
     code, out, err = run("claim", "suggest", claim)
     assert code == 0 and "[link" in out and "stance guessed from wording" in err

@@ -130,13 +130,17 @@ def test_suggestions_keep_their_link_ids_and_stay_apart_from_confirmed(
     assert "g1" not in native(second)  # already confirmed
     with session_scope(seeded) as session:
         counts = store.count_links(session=session, claim_ids=[claim])[claim]
-    assert counts["supports"] == 1 and counts["suggested"] == len(second.suggestions)
+    def saved(report: SuggestReport) -> set[int | None]:
+        return {k.id for _, k in report.suggestions + report.supporting + report.opposing}
+
+    assert counts["supports"] == 1 and counts["suggested"] == len(saved(second))
     fewer = suggest(seeded, embedder, claim, limit=2)
-    assert len([k for k in links(seeded, claim) if k.status == "suggested"]) == 2
+    assert len(fewer.supporting) <= 2 and len(fewer.opposing) <= 2
+    assert {k.id for k in links(seeded, claim) if k.status == "suggested"} == saved(fewer)
     assert [k.id for _, k in fewer.suggestions] == [k.id for _, k in second.suggestions][:2]
 
 
-def test_stance_is_learned_from_confirmed_examples(seeded: Engine,
+def test_stance_reads_opposition_before_there_are_enough_labels(seeded: Engine,
                                                    embedder: HashEmbedder) -> None:
     claim = new_claim(seeded, CLAIM)
     tag(seeded, claim, "g1", "When a measure becomes a target", stance="supports")
@@ -144,9 +148,11 @@ def test_stance_is_learned_from_confirmed_examples(seeded: Engine,
     tag(seeded, claim, "g5", "I disagree that goodhart dooms every target measure",
         stance="opposes")
     report = suggest(seeded, embedder, claim, limit=20)
-    assert report.stance_model == "centroid"
+    # one opposing label is too few to learn from (4 a side): the cue-word rule reads g6
+    assert report.stance_model == "cues" and report.stance_labels == 0
     stances = {report.documents[s.document_id].native_id: s.stance for s, _ in report.suggestions}
-    assert stances["g6"] == "opposes" and stances["g4"] == "supports"
+    assert stances["g6"] == "opposes" and stances["g4"] != "opposes"
+    assert "g6" in {report.documents[s.document_id].native_id for s, _ in report.opposing}
     with session_scope(seeded) as session:
         link = next(k for s, k in report.suggestions
                     if report.documents[s.document_id].native_id == "g6")

@@ -169,6 +169,13 @@ def test_threads_answers_and_parents_are_kept(
     for answer in answers:
         assert lw[answer["_id"]].extra["answer"] is True
         assert lw[answer["_id"]].parent_id is None
+    # LessWrong's agree/disagree axis (`extendedScore`) is kept on every comment
+    for comment in replies:
+        votes = comment["extendedScore"]
+        extra = lw[comment["_id"]].extra
+        assert extra["agreement"] == votes["agreement"]
+        assert extra["agreement_votes"] == votes["agreementVoteCount"]
+    assert any(lw[c["_id"]].extra["agreement"] < 0 for c in replies)
 
     question = next(p for p in sites["lesswrong"].posts.values()
                     if p.get("question") and any(a["postId"] == p["_id"] for a in answers))

@@ -132,7 +132,7 @@ def test_items_per_interest_ranked_each_once_with_why_extract_and_link(
     assert _sections(markdown) == {
         "Search: reward hacking": ["Reward hacking in practice", "Another story"],
         "Author: Alice": ["Interpretability notes"],  # her other post is listed above
-        "Claim 1: Reward hacking is inevitable": ["Against inevitability"],
+        "Claim 1: Reward hacking is inevitable — arguments against": ["Against inevitability"],
         "Most discussed threads": ["An old thread about forecasting"],
         "Older items that became relevant": ["My old essay on corrigibility"],
     }
@@ -141,6 +141,7 @@ def test_items_per_interest_ranked_each_once_with_why_extract_and_link(
     # The extract is the paragraph that matches, not the introduction.
     assert "> Reward hacking shows up whenever the reward is a proxy" in markdown
     assert "*Why:* argues against claim 1" in markdown
+    assert "— arguments for" not in markdown  # no argument for it this week: no empty side
     assert "> Careful specification avoids the failure entirely" in markdown
     assert "*Why:* 3 new comments this week" in markdown
     assert "*Why:* newly cited by Interpretability notes" in markdown

@@ -259,3 +259,25 @@ async def test_resize_rewraps_and_keeps_the_cursor(app: TrackerApp, workbench: W
         line = view.model.line_at(span[0]) if span else 0
         assert view.scroll_y <= line < view.scroll_y + view.scrollable_content_region.height
         assert all(cell_len(text) <= 70 for text in visible_text(view))
+
+
+async def test_argued_before_lists_earlier_and_stronger_posts(
+        app: TrackerApp, workbench: Workbench, engine: Engine) -> None:
+    page = cited_post(workbench, engine)
+    async with app.run_test(size=SIZE) as pilot:
+        reader = await open_reader(pilot, page.document_id)
+        argued = reader.query_one("#reader-argued", LinkList)
+        assert not argued.entries
+        await pilot.press("a")  # the sentence under the cursor
+        await settle(pilot)
+        tabs = reader.query_one("#reader-tabs")
+        assert tabs.active == "argued"  # type: ignore[attr-defined]
+        assert argued.entries, "the real corpus has posts close to any sentence"
+        assert all(e.document_id != page.document_id for e in argued.entries)
+        details = [e.detail for e in argued.entries]
+        assert details[0].startswith("earliest") and any(d.startswith("strongest")
+                                                         for d in details)
+        first = argued.entries[0].document_id
+        await pilot.press("enter")
+        await settle(pilot)
+        assert reader.page is not None and reader.page.document_id == first

@@ -18,7 +18,8 @@ from tracker import store
 from tracker.claims.map import claim_json, document_json
 from tracker.claims.suggest import SuggestReport
 from tracker.index.catalog import DocumentInfo, PassageInfo
-from tracker.models import Document
+from tracker.index.suggest import Suggestion
+from tracker.models import ClaimLink, Document
 from tracker.text import clean_text, safe_url
 
 SCHEMA_VERSION = 1
@@ -205,23 +206,33 @@ class LinkOut(_Open):
 
 
 def suggest_json(report: SuggestReport) -> dict[str, Any]:
-    """The `tracker claim suggest --json` document."""
-    rows = []
-    for rank, (found, link) in enumerate(report.suggestions, start=1):
-        passage = report.passages[found.passage_id]
-        rows.append({
-            "rank": rank, "link_id": link.id, "score": round(found.score, 6),
-            "stance": found.stance, "stance_confidence": round(found.stance_confidence, 3),
-            "classifier": None if found.classifier is None else round(found.classifier, 4),
-            "claim_rank": found.claim_rank, "example_rank": found.example_rank,
-            "passage": {"id": passage.id, "start": passage.start, "end": passage.end,
-                        "text": clean_text(passage.text)},
-            "document": document_json(report.documents.get(found.document_id)),
-        })
+    """The `tracker claim suggest --json` document: all suggestions, and each side ranked."""
+
     return {
         "claim": claim_json(report.claim),
         "learning": {"confirmed": report.confirmed, "rejected": report.rejected,
                      "classifier": report.classifier, "stance_model": report.stance_model,
-                     "vectors": report.vectors},
-        "suggestions": rows,
+                     "stance_labels": report.stance_labels, "vectors": report.vectors},
+        "suggestions": _suggestion_rows(report, report.suggestions),
+        "supporting": _suggestion_rows(report, report.supporting),
+        "opposing": _suggestion_rows(report, report.opposing),
     }
+
+
+def _suggestion_rows(report: SuggestReport,
+                     found: Sequence[tuple[Suggestion, ClaimLink]]) -> list[dict[str, Any]]:
+    from tracker.text import clean_text
+
+    rows = []
+    for rank, (hit, link) in enumerate(found, start=1):
+        passage = report.passages[hit.passage_id]
+        rows.append({
+            "rank": rank, "link_id": link.id, "score": round(hit.score, 6),
+            "stance": hit.stance, "stance_confidence": round(hit.stance_confidence, 3),
+            "classifier": None if hit.classifier is None else round(hit.classifier, 4),
+            "claim_rank": hit.claim_rank, "example_rank": hit.example_rank,
+            "passage": {"id": passage.id, "start": passage.start, "end": passage.end,
+                        "text": clean_text(passage.text)},
+            "document": document_json(report.documents.get(hit.document_id)),
+        })
+    return rows

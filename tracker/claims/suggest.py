@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from tracker.index.base import Vectors
     from tracker.index.catalog import PassageInfo
     from tracker.index.hybrid import HybridSearcher
+    from tracker.index.stance import StanceSettings
     from tracker.index.suggest import Example, Exclusions, Related, Suggestion, Tuning
     from tracker.models import Claim, ClaimLink
 
@@ -34,6 +35,7 @@ class SuggestReport:
 
     claim: Claim
     suggestions: list[tuple[Suggestion, ClaimLink]]
+    """Both sides together, by closeness to the claim (the list before sides existed)."""
     passages: dict[int, PassageInfo]
     documents: dict[int, store.DocumentRef]
     confirmed: int = 0
@@ -41,19 +43,27 @@ class SuggestReport:
     classifier: bool = False
     """Whether the per-claim classifier was trained (enough confirmed and rejected labels)."""
     stance_model: str = "cues"
-    """`centroid` once confirmed passages of two stances exist, else `cues` (cue words)."""
+    """`learned` once the user's labels on all claims have enough of each side, else `cues`."""
     vectors: bool = False
     """Whether vector search was available (else keyword retrieval only)."""
+    supporting: list[tuple[Suggestion, ClaimLink]] = field(default_factory=list)
+    opposing: list[tuple[Suggestion, ClaimLink]] = field(default_factory=list)
+    stance_labels: int = 0
+    """How many labels (all claims) the stance model learned from."""
+
+
+_POOL = 3  # candidates per side gathered per suggestion asked for, before stance sorts them
 
 
 def suggest_claim(engine: Engine, settings: Settings, claim_id: int, *, limit: int = 10,
                   searcher: HybridSearcher | None = None, tuning: Tuning | None = None,
-                  save: bool = True) -> SuggestReport:
-    """Rank passages that likely argue for or against a claim and save them as suggestions.
+                  save: bool = True, stance: StanceSettings | None = None) -> SuggestReport:
+    """Rank passages that likely argue for and against a claim, and save them as suggestions.
 
     Rejected passages never come back; documents already confirmed for the claim are left out.
     """
-    from tracker.index.suggest import ClaimSuggester, fit_stance
+    from tracker.claims.sides import split_sides
+    from tracker.index.suggest import ClaimSuggester
     from tracker.search.searcher import open_searcher
 
     searcher = searcher or open_searcher(engine, settings)
@@ -66,27 +76,45 @@ def suggest_claim(engine: Engine, settings: Settings, claim_id: int, *, limit: i
     examples = label_examples(searcher, labels, refs)
     exclusions = label_exclusions(labels)
     suggester = ClaimSuggester(searcher, tuning)
-    ranked = suggester.suggest(claim.text, examples, exclusions, limit=limit)
-    passages = searcher.catalog.passages(r.passage_id for r in ranked)
-    ranked = [r for r in ranked if r.passage_id in passages]
+    pool = max(limit * _POOL, 30)
+    ranked = suggester.suggest(claim.text, examples, exclusions, limit=pool)
+    against = suggester.against(claim.text, exclusions, limit=pool)
+    sides = split_sides(engine, searcher, claim, ranked, against, limit, stance)
+    everything = _unique(sides.both + sides.supporting + sides.opposing)
+    passages = searcher.catalog.passages(r.passage_id for r in everything)
+    everything = [r for r in everything if r.passage_id in passages]
     rows = [store.Suggested(r.document_id, r.passage_id, passages[r.passage_id].start,
-                             passages[r.passage_id].end, r.score, r.stance) for r in ranked]
+                             passages[r.passage_id].end, r.score, sides.stored_stance(r))
+            for r in everything]
     with session_scope(engine) as session:
         if save:
-            links = store.save_suggestions(session=session, claim_id=claim.id, rows=rows)
+            saved = store.save_suggestions(session=session, claim_id=claim.id, rows=rows)
         else:
-            links = [_unsaved(claim.id, row) for row in rows]
+            saved = [_unsaved(claim.id, row) for row in rows]
         documents = store.document_refs(session=session, document_ids=[r.document_id
-                                                                         for r in ranked])
+                                                                         for r in everything])
+    link_of = {r.passage_id: link for r, link in zip(everything, saved, strict=True)}
+
+    def paired(found: list[Suggestion]) -> list[tuple[Suggestion, ClaimLink]]:
+        return [(r, link_of[r.passage_id]) for r in found if r.passage_id in link_of]
+
     t = suggester.tuning
     positives = sum(e.relevant for e in examples)
     return SuggestReport(
-        claim=claim, suggestions=list(zip(ranked, links, strict=True)), passages=passages,
+        claim=claim, suggestions=paired(sides.both), passages=passages,
         documents=documents, confirmed=len(labels.confirmed), rejected=len(labels.rejected),
         classifier=positives >= t.min_positive and len(examples) - positives >= t.min_negative,
-        stance_model="centroid" if fit_stance(examples) is not None else "cues",
-        vectors=searcher.has_vectors,
+        stance_model="learned" if sides.model.learned else "cues",
+        vectors=searcher.has_vectors, supporting=paired(sides.supporting),
+        opposing=paired(sides.opposing), stance_labels=sides.model.labels,
     )
+
+
+def _unique(found: list[Suggestion]) -> list[Suggestion]:
+    seen: dict[int, Suggestion] = {}
+    for r in found:
+        seen.setdefault(r.passage_id, r)
+    return list(seen.values())
 
 
 def _unsaved(claim_id: int, row: store.Suggested) -> ClaimLink:
@@ -165,7 +193,6 @@ class CheckReport:
 def check_text(engine: Engine, settings: Settings, text: str, *, limit: int = 10,
                searcher: HybridSearcher | None = None) -> CheckReport:
     """The existing claims and passages closest to `text` (a claim, a paragraph, a draft)."""
-    from tracker.index.suggest import related_passages
     from tracker.search.searcher import open_searcher
 
     text = " ".join(text.split())
@@ -175,15 +202,12 @@ def check_text(engine: Engine, settings: Settings, text: str, *, limit: int = 10
         raise TrackerError('Nothing to check: give the text (`tracker claim check "…"`) or '
                            "a file (`--file draft.md`)")
     searcher = searcher or open_searcher(engine, settings)
-    chunks = _chunks(text)
-    vectors = searcher.embedder.embed_batch(chunks) if searcher.has_vectors \
-        and searcher.embedder is not None else None
+    vectors = _embed_chunks(searcher, _chunks(text))
     with session_scope(engine) as session:
         live = store.list_claims(session=session)
         counts = store.count_links(session=session, claim_ids=[c.id or 0 for c in live])
         closest = _closest_claims(session, searcher, live, text, vectors, limit)
-    related = related_passages(searcher, chunks, vectors, limit) if vectors is not None \
-        else _keyword_passages(searcher, text, limit)
+    related, _ = check_candidates(searcher, text, limit, vectors=vectors)
     info = searcher.catalog.passages(r.passage_id for r in related)
     with session_scope(engine) as session:
         documents = store.document_refs(session=session, document_ids=[r.document_id
@@ -197,6 +221,25 @@ def check_text(engine: Engine, settings: Settings, text: str, *, limit: int = 10
         passages=[(r.passage_id, r.score) for r in related], info=info, documents=documents,
         linked=linked, vectors=vectors is not None,
     )
+
+
+def check_candidates(searcher: HybridSearcher, text: str, limit: int, *,
+                     vectors: Vectors | None = None) -> tuple[list[Related], bool]:
+    """Passages nearest a text, one per document, and whether vector search took part."""
+    from tracker.index.suggest import related_passages
+
+    chunks = _chunks(text)
+    if vectors is None:
+        vectors = _embed_chunks(searcher, chunks)
+    if vectors is None:
+        return _keyword_passages(searcher, text, limit), False
+    return related_passages(searcher, chunks, vectors, limit), True
+
+
+def _embed_chunks(searcher: HybridSearcher, chunks: list[str]) -> Vectors | None:
+    if not searcher.has_vectors or searcher.embedder is None:
+        return None
+    return searcher.embedder.embed_batch(chunks)
 
 
 def _chunks(text: str) -> list[str]:

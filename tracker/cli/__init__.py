@@ -12,7 +12,18 @@ import sys
 import click
 
 from tracker import __version__
-from tracker.cli import api, claims, doctor, documents, history, search, service, sources, tui
+from tracker.cli import (
+    api,
+    argued,
+    claims,
+    doctor,
+    documents,
+    history,
+    search,
+    service,
+    sources,
+    tui,
+)
 from tracker.cli.context import Context, TrackerGroup
 
 
@@ -38,7 +49,7 @@ for _command in (
     sources.sync, sources.add, sources.feeds, history.backfill, history.import_command,
     documents.status, documents.show, documents.links, documents.show_paths, doctor.doctor,
     search.index_command, search.search, search.similar,
-    claims.claim, claims.export,
+    claims.claim, claims.export, argued.argued,
     service.follow, service.unfollow, service.interests, service.digest, service.serve,
     tui.tui, api.api, api.mcp,
 ):

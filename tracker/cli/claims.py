@@ -13,18 +13,18 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from tracker.cli.claimsout import byline, snippet
 from tracker.errors import TrackerError
 from tracker.text import clean_text, json_text
 
 if TYPE_CHECKING:
-    from tracker.claims.suggest import CheckReport, SuggestReport
+    from tracker.claims.suggest import CheckReport
     from tracker.cli.context import Context
     from tracker.models import Claim, ClaimLink
     from tracker.store import DocumentRef
 
 _STANCE = click.Choice(["supports", "opposes", "mentions"])
 _JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON (stable; docs/claims.md).")
-_SNIPPET = 320  # characters of a quote or passage shown in listings
 
 
 @click.group()
@@ -132,29 +132,12 @@ def _print_claim(found: Claim, counts: dict[str, int], links: Sequence[ClaimLink
 
 def _print_link(link: ClaimLink, ref: DocumentRef | None, *, stance: bool = False) -> None:
     label = f"[link {link.id}]" + (f" {link.stance}?" if stance else "")
-    click.echo(f"  {label} {_byline(ref, link.document_id)}")
-    click.echo(f'      "{_snippet(clean_text(link.quote))}"')
+    click.echo(f"  {label} {byline(ref, link.document_id)}")
+    click.echo(f'      "{snippet(clean_text(link.quote))}"')
     if link.note:
         click.echo(f"      note: {clean_text(link.note)}")
     if ref is not None and ref.url:
         click.echo(f"      {clean_text(ref.url)}")
-
-
-def _byline(ref: DocumentRef | None, document_id: int) -> str:
-    if ref is None:
-        return f"document {document_id}"
-    parts = [clean_text(ref.title) or "(untitled)"]
-    if ref.authors:
-        parts.append(", ".join(clean_text(a) for a in ref.authors))
-    if ref.posted_at:
-        parts.append(f"{ref.posted_at:%Y-%m-%d}")
-    parts.append(f"{ref.source} {ref.kind} {ref.id}" + (" (deleted)" if ref.deleted else ""))
-    return " — ".join(parts)
-
-
-def _snippet(text: str) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= _SNIPPET else flat[: _SNIPPET - 1] + "…"
 
 
 @claim.command(name="edit")
@@ -269,36 +252,13 @@ def claim_suggest(obj: Context, claim_id: int, limit: int, as_json: bool) -> Non
     """
     from tracker.api.schema import suggest_json
     from tracker.claims.suggest import suggest_claim
+    from tracker.cli.claimsout import print_suggestions
 
     report = suggest_claim(obj.engine, obj.settings, claim_id, limit=limit)
     if as_json:
         _echo_json(suggest_json(report))
     else:
-        _print_suggestions(report)
-
-
-def _print_suggestions(report: SuggestReport) -> None:
-    click.echo(f"suggestions for claim {report.claim.id}: {report.claim.text}")
-    learned = "classifier on" if report.classifier else "classifier after 2 accepted and 2 " \
-        "rejected"
-    stance = "stance from your labels" if report.stance_model == "centroid" else \
-        "stance guessed from wording"
-    click.echo(f"  (from {report.confirmed} confirmed and {report.rejected} rejected passages: "
-               f"{learned}; {stance}" + ("" if report.vectors else "; keyword only: run "
-                                         "`tracker index`") + ")", err=True)
-    for rank, (found, link) in enumerate(report.suggestions, start=1):
-        ref = report.documents.get(found.document_id)
-        click.echo(f"{rank:>2}. [link {link.id}] {found.stance}? ({found.stance_confidence:.2f})"
-                   f"  score {found.score:.4f}")
-        click.echo(f"    {_byline(ref, found.document_id)}")
-        click.echo(f'    "{_snippet(clean_text(report.passages[found.passage_id].text))}"')
-        if ref is not None and ref.url:
-            click.echo(f"    {clean_text(ref.url)}")
-    if report.suggestions:
-        click.echo("accept: tracker claim accept LINK [--stance opposes]   "
-                   "reject: tracker claim reject LINK", err=True)
-    else:
-        click.echo("no suggestions: nothing indexed matches (run `tracker index`)", err=True)
+        print_suggestions(report)
 
 
 @claim.command(name="accept")
@@ -357,7 +317,7 @@ def claim_check(obj: Context, words: Sequence[str], path: Path | None, limit: in
 
     text = " ".join(words)
     if path is not None:
-        text += "\n" + _read_text(path)
+        text += "\n" + read_text(path)
     report = check_text(obj.engine, obj.settings, text, limit=limit)
     if as_json:
         _echo_json(check_json(report))
@@ -368,7 +328,8 @@ def claim_check(obj: Context, words: Sequence[str], path: Path | None, limit: in
 _MAX_CHECK_BYTES = 2_000_000
 
 
-def _read_text(path: Path) -> str:
+def read_text(path: Path) -> str:
+    """A text file's first 2 MB ('-': standard input), or one clear error."""
     try:
         if str(path) == "-":
             return sys.stdin.read(_MAX_CHECK_BYTES)
@@ -412,10 +373,10 @@ def _print_check(report: CheckReport) -> None:
         if info is None:
             continue
         ref = report.documents.get(info.document_id)
-        click.echo(f"{rank:>2}. {_byline(ref, info.document_id)}")
+        click.echo(f"{rank:>2}. {byline(ref, info.document_id)}")
         for link, c in report.linked.get(pid, []):
             click.echo(f"    {link.stance} claim {c.id}: {c.text}")
-        click.echo(f'    "{_snippet(clean_text(info.text))}"')
+        click.echo(f'    "{snippet(clean_text(info.text))}"')
 
 
 def _echo_json(data: Any) -> None:

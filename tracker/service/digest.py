@@ -128,10 +128,10 @@ def build_digest(*, session: Session, settings: DigestSettings, week: str) -> We
     builder = _Builder(session, settings, hidden)
     sections = []
     for topic in topics:
-        ranked = _rank_topic(session, topic, fresh, start, end)
-        section = builder.section(_heading(session, topic), ranked, settings.per_interest)
-        if section.items:
-            sections.append(section)
+        for heading, ranked in _topic_sections(session, topic, fresh, start, end):
+            section = builder.section(heading, ranked, settings.per_interest)
+            if section.items:
+                sections.append(section)
     discussed = builder.section("Most discussed threads",
                                 _most_discussed(session, fresh, hidden), settings.most_discussed)
     relevant = builder.section("Older items that became relevant",
@@ -204,6 +204,22 @@ def _posted_between(session: Session, start: datetime, end: datetime) -> list[Do
     return list(rows)
 
 
+_SIDES = (("supports", "arguments for"), ("opposes", "arguments against"),
+          ("mentions", "mentions"))
+
+
+def _topic_sections(session: Session, topic: Topic, fresh: list[Document], start: datetime,
+                    end: datetime) -> list[tuple[str, list[_Candidate]]]:
+    """(heading, candidates) per section of a topic: a followed claim gets one per side."""
+    heading = _heading(session, topic)
+    if topic.kind != "claim":
+        return [(heading, _rank_topic(session, topic, fresh, start, end))]
+    found = _claim_arguments(session, int(topic.value), start, end)
+    # the why line starts with the stance's words ("argues against claim 3 …")
+    return [(f"{heading} — {words}", [c for c in found if c[2].startswith(_STANCE_WORDS[stance])])
+            for stance, words in _SIDES]
+
+
 def _rank_topic(session: Session, topic: Topic, fresh: list[Document], start: datetime,
                 end: datetime) -> list[_Candidate]:
     if topic.kind == "search":
@@ -252,6 +268,9 @@ def _counts(text: str, terms: list[str]) -> Counter[str]:
     return Counter({t: words[t] for t in terms})
 
 
+_STANCE_WORDS = {"supports": "argues for", "opposes": "argues against", "mentions": "mentions"}
+
+
 def _claim_arguments(session: Session, claim_id: int, start: datetime,
                      end: datetime) -> list[_Candidate]:
     """Passages linked to the claim this week (by the user or accepted suggestions)."""
@@ -261,7 +280,7 @@ def _claim_arguments(session: Session, claim_id: int, start: datetime,
         col(ClaimLink.status).in_(["confirmed", "suggested"]),
     ).order_by(col(ClaimLink.id))).all()
     found: list[_Candidate] = []
-    words = {"supports": "argues for", "opposes": "argues against", "mentions": "mentions"}
+    words = _STANCE_WORDS
     for link in links:
         doc = session.get(Document, link.document_id)
         if doc is None or doc.deleted:

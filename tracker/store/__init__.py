@@ -15,6 +15,7 @@ engine and sessions come from `tracker.store.engine`.
 
 from __future__ import annotations
 
+from tracker.store.arguments import ThreadFacts, citing_documents, stance_labels, thread_facts
 from tracker.store.claimlinks import (
     Reanchored,
     accept_link,
@@ -76,6 +77,10 @@ from tracker.store.syncstate import (
 )
 
 __all__ = [
+    "ThreadFacts",
+    "citing_documents",
+    "stance_labels",
+    "thread_facts",
     "MAX_CLAIM_CHARS", "STANCES", "STATUSES", "DocumentRef", "Labels", "LinkRow", "Reanchored",
     "SourceStatus", "Suggested", "UpsertCounts", "accept_link", "add_claim", "anchor_quote",
     "author_names", "bounded_key", "claim_links", "clean_claim_text", "content_hash",

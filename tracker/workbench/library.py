@@ -29,6 +29,7 @@ from tracker.tui.library import (
     Mark,
     Overview,
     Page,
+    Precedent,
     Progress,
     ProgressHook,
     Query,
@@ -168,6 +169,20 @@ class Workbench:
             if not searcher.has_vectors:
                 return []
             return self._hits(searcher.similar(document_id, limit=limit), "")
+
+    def argued(self, text: str, limit: int = 5) -> list[Precedent]:
+        """Posts that made this argument before: the earliest first, then the strongest."""
+        from tracker.claims.argued import argued_before
+
+        with self._lock:
+            report = argued_before(self.engine, self.settings, text, limit=limit,
+                                   searcher=self.searcher())
+        return [Precedent(p.document_id, which, clean_text(p.title),
+                          ", ".join(clean_text(a) for a in p.authors),
+                          f"{p.posted_at:%Y-%m-%d}" if p.posted_at else "", p.source, p.kind,
+                          p.url, p.cited_by, p.start)
+                for which, posts in (("earliest", report.earliest),
+                                     ("strongest", report.strongest)) for p in posts]
 
     # --- claims -------------------------------------------------------------------------------
 

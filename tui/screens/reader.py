@@ -22,14 +22,14 @@ from textual.worker import Worker, WorkerState
 from tracker.errors import TrackerError
 from tracker.text import clean_text
 from tracker.tui.host import library_of, open_web, show_error
-from tracker.tui.library import Citation, Comment, Hit, Mark, Page
+from tracker.tui.library import Citation, Comment, Hit, Mark, Page, Precedent
 from tracker.tui.messages import OpenDocument, Tagged
 from tracker.tui.screens.tag import TagChoice, TagScreen, shorten
 from tracker.tui.widgets.document import DocumentView
 from tracker.tui.widgets.links import LinkEntry, LinkList
 from tracker.tui.widgets.thread import CommentThread
 
-_TABS = ("text", "comments", "cites", "cited-by", "similar")
+_TABS = ("text", "comments", "cites", "cited-by", "similar", "argued")
 _PREVIEW_CHARS = 4000  # of a comment shown below the tree; enter opens the whole of it
 
 
@@ -58,6 +58,7 @@ class ReaderScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Close"),
         Binding("t", "tag", "Tag"),
+        Binding("a", "argued", "Argued before?"),
         Binding("o", "open_url", "Browser"),
         Binding("l", "open_link", "Open link", show=False),
         Binding("backspace,left_square_bracket,alt+left", "back", "Back"),
@@ -68,6 +69,7 @@ class ReaderScreen(Screen[None]):
         Binding("3", "tab('cites')", "Cites tab", show=False),
         Binding("4", "tab('cited-by')", "Cited-by tab", show=False),
         Binding("5", "tab('similar')", "Similar tab", show=False),
+        Binding("6", "tab('argued')", "Argued-before tab", show=False),
     ]
 
     def __init__(self, document_id: int, at: int | None = None) -> None:
@@ -97,6 +99,8 @@ class ReaderScreen(Screen[None]):
                 yield LinkList(id="reader-cited-by")
             with TabPane("Similar", id="similar"):
                 yield LinkList(id="reader-similar")
+            with TabPane("Argued before", id="argued"):
+                yield LinkList(id="reader-argued")
         yield Static(id="reader-status")
         yield Footer()
 
@@ -153,6 +157,8 @@ class ReaderScreen(Screen[None]):
         self._set_tab_label("cites", "Cites")
         self._set_tab_label("cited-by", "Cited by")
         self._set_tab_label("similar", "Similar")
+        self.query_one("#reader-argued", LinkList).show([], "Select a passage and press a")
+        self._set_tab_label("argued", "Argued before")
         self.view.focus()
         self._fetch_links(generation, page.document_id)
         self._fetch_similar(generation, page.document_id)
@@ -292,6 +298,32 @@ class ReaderScreen(Screen[None]):
     def _status(self, text: Text) -> None:
         self.query_one("#reader-status", Static).update(text)
 
+    # --- has this been argued before? ---------------------------------------------------------
+
+    def action_argued(self) -> None:
+        """The earliest and the strongest posts making the selected passage's argument."""
+        span = self.view.target_span
+        if self.page is None or span is None:
+            self.notify("Nothing to look for: select a passage first (v, then j)",
+                        severity="warning", markup=False)
+            return
+        self.query_one("#reader-argued", LinkList).show([], "Looking…")
+        self.query_one("#reader-tabs", TabbedContent).active = "argued"
+        self._fetch_argued(self._generation, self.page.body[span[0]:span[1]])
+
+    @work(thread=True, exit_on_error=False, group="reader-argued")
+    def _fetch_argued(self, generation: int, text: str) -> None:
+        found = library_of(self).argued(text)
+        self.app.call_from_thread(self._show_argued, generation, found)
+
+    def _show_argued(self, generation: int, found: Sequence[Precedent]) -> None:
+        if generation != self._generation:
+            return
+        entries = [precedent_entry(p) for p in found if p.document_id != self.document_id]
+        self.query_one("#reader-argued", LinkList).show(
+            entries, "Not argued elsewhere in the store (is the index built?)")
+        self._set_tab_label("argued", f"Argued before ({len(entries)})")
+
     # --- tagging ------------------------------------------------------------------------------
 
     def action_tag(self) -> None:
@@ -391,6 +423,14 @@ def citation_entry(citation: Citation) -> LinkEntry:
                          citation.url)
     detail = " · ".join(p for p in (citation.source, citation.kind, citation.date) if p)
     return LinkEntry(citation.document_id, citation.title, detail, citation.url)
+
+
+def precedent_entry(found: Precedent) -> LinkEntry:
+    """A post that made the argument before, as a row: which list, date, author, citations."""
+    cited = f"cited by {found.cited_by}" if found.cited_by else ""
+    detail = " · ".join(p for p in (found.which, found.date or "undated", found.authors,
+                                    found.source, cited) if p)
+    return LinkEntry(found.document_id, found.title, detail, found.url)
 
 
 def similar_entry(hit: Hit) -> LinkEntry:

@@ -315,11 +315,19 @@ def _build_thread(
             "user": make_user(pool[pick].author, origin=origin),
             "baseScore": round(rng.gauss(4, 5)),
             "voteCount": rng.randint(0, 12),
+            "extendedScore": _agreement(comment_id),
             "af": post["af"] and rng.random() < 0.5,
         }
         depth[comment_id] = depth[parent["_id"]] + 1 if parent else 1
         thread.append(comment)
     return thread
+
+
+def _agreement(comment_id: str) -> Doc:
+    """LessWrong's agree/disagree axis, seeded by the id so the main stream stays unchanged."""
+    votes = random.Random(comment_id).randint(0, 8)
+    return {"agreement": random.Random(comment_id[::-1]).randint(-2 * votes, 2 * votes),
+            "agreementVoteCount": votes, "approvalVoteCount": votes + 1}
 
 
 def _thread_root(comment: Doc, thread: Sequence[Doc]) -> Doc:
