@@ -89,6 +89,11 @@ def test_claims_and_arguments_by_side(api: Running, seeded: Seeded) -> None:
     assert all(a["stance"] == "opposes" for a in args["opposing"])
     suggested = httpx.get(f"{api.url}/v1/claims/{seeded.claim_id}/suggestions").json()
     assert all(s["link_id"] is None for s in suggested["suggestions"])  # read-only: not saved
+    assert {"supporting", "opposing"} <= set(suggested)
+    argued = httpx.get(f"{api.url}/v1/argued-before", params={"text": seeded.quote}).json()
+    found = argued["earliest"] + argued["strongest"]
+    assert any(p["document_id"] == seeded.post_id and p["url"] for p in found)
+    assert httpx.get(f"{api.url}/v1/argued-before").status_code == 422  # no text
 
 
 @pytest.mark.parametrize("path", ["/v1/documents/no-such-post-xyz", "/v1/claims/999",

@@ -37,7 +37,7 @@ def test_an_assistant_session(home: Path, seeded: Seeded) -> None:
             await client.initialize()
             tools = {t.name: t for t in (await client.list_tools()).tools}
             assert set(tools) == {"search", "read", "citations", "list_claims",
-                                  "find_arguments"}  # tag_passage: writes are off
+                                  "find_arguments", "argued_before"}  # tag_passage: writes off
             assert all(len(t.description or "") > 80 for t in tools.values())
             found = _structured(await client.call_tool("search", {"query": seeded.post_title}))
             hit = next(r for r in found["results"] if r["cite"]["document_id"] == seeded.post_id)
@@ -56,6 +56,10 @@ def test_an_assistant_session(home: Path, seeded: Seeded) -> None:
                                                       {"claim_id": seeded.claim_id}))
             assert args["supporting"][0]["quote"] == seeded.quote
             assert args["supporting"][0]["cite"]["url"]
+            argued = _structured(await client.call_tool("argued_before",
+                                                        {"text": seeded.quote}))
+            assert any(p["cite"]["document_id"] == seeded.post_id
+                       for p in argued["earliest"] + argued["strongest"])
             bad = await client.call_tool("find_arguments", {"claim_id": "not a number"})
             assert bad.is_error
             missing = await client.call_tool("read", {"ref": "no-such-document-xyz"})
@@ -116,5 +120,5 @@ def test_malformed_json_rpc_gets_a_protocol_error(home: Path) -> None:
     assert "result" in answers[1]
     assert answers[2]["error"]["code"] == -32601
     assert "error" in answers[3] or answers[3]["result"]["isError"]
-    assert len(answers[4]["result"]["tools"]) == 5
+    assert len(answers[4]["result"]["tools"]) == 6
     assert process.returncode == 0 and "Traceback" not in err, err

@@ -164,6 +164,12 @@ def _reads(app: FastAPI, desk: Desk) -> None:
         """Ranked suggestions, not saved (POST saves them, with link ids to accept)."""
         return desk.suggestions(claim_id, limit, save=False)
 
+    @app.get("/v1/argued-before", response_model=schema.ArguedOut)
+    def argued_before(text: str, limit: int = 10) -> dict[str, Any]:
+        """Has this been argued before? The earliest and the strongest posts that make the
+        same argument as `text`, with dates, the matching quote and how often each is cited."""
+        return desk.argued_before(text, limit)
+
     @app.get("/v1/digest/latest", response_model=schema.DigestOut)
     def digest() -> dict[str, Any]:
         """The newest weekly digest (Markdown)."""

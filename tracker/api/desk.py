@@ -183,21 +183,29 @@ class Desk:
         report = suggest_claim(self.engine, self.settings, claim_id, limit=self.limit(limit),
                                searcher=self.searcher, save=save)
         data = suggest_json(report)
-        for row in data["suggestions"]:
+        for row in (*data["suggestions"], *data["supporting"], *data["opposing"]):
             row["cite"] = cite_ref(report.documents.get(row["document"]["id"])
                                    if row["document"] else None)
         return {"schema_version": SCHEMA_VERSION, **data}
 
     def arguments(self, claim_id: int, limit: int) -> dict[str, Any]:
-        """Passages for and against a claim: confirmed ones first, then ranked suggestions."""
+        """Passages for and against a claim: confirmed ones first, then each side's ranked
+        suggestions (the opposing side searched for on purpose: negation, rebuttals)."""
         shown = self.claim(claim_id)
-        suggested = self.suggestions(claim_id, limit, save=False)["suggestions"]
+        suggested = self.suggestions(claim_id, limit, save=False)
         out: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "claim": shown["claim"]}
         for stance, side in SIDES.items():
             confirmed = [_argument(row, "confirmed") for row in shown["sides"][stance]]
-            ranked = [_suggested(row) for row in suggested if row["stance"] == stance]
-            out[side] = confirmed + ranked
+            out[side] = confirmed + [_suggested(row) for row in suggested[side]]
         return out
+
+    def argued_before(self, text: str, limit: int) -> dict[str, Any]:
+        """`tracker argued --json`: the earliest and the strongest posts making the argument."""
+        from tracker.claims.argued import argued_before
+
+        report = argued_before(self.engine, self.settings, self.text(text, "text"),
+                               limit=self.limit(limit), searcher=self.searcher)
+        return {"schema_version": SCHEMA_VERSION, **report.to_json()}
 
     # --- the digest --------------------------------------------------------------------------
 

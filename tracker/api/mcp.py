@@ -138,6 +138,26 @@ def _claim_tools(server: MCPServer[Any], desk: Desk) -> None:
                 "supporting": data["supporting"], "opposing": data["opposing"]}
 
 
+    @server.tool(description=(
+        "Has this been argued before? Given an argument in the user's words (a sentence or "
+        "a paragraph of a draft), the earliest posts in the library that make the same "
+        "argument and the strongest ones (closest, and cited by the others), each with "
+        "`cite`, the date and the matching quote with offsets, so the writer can cite the "
+        "original."))
+    @_answers
+    def argued_before(text: str, limit: int = 5) -> dict[str, Any]:
+        data = desk.argued_before(text, limit)
+        return {"earliest": [_argued(p) for p in data["earliest"]],
+                "strongest": [_argued(p) for p in data["strongest"]]}
+
+
+def _argued(post: dict[str, Any]) -> dict[str, Any]:
+    return {"cite": {"document_id": post["document_id"], "title": post["title"],
+                     "authors": post["authors"], "date": post["posted_at"], "url": post["url"]},
+            "quote": post["quote"], "start": post["start"], "end": post["end"],
+            "cited_by": post["cited_by"]}
+
+
 def _write_tools(server: MCPServer[Any], desk: Desk) -> None:
     @server.tool(description=(
         "Tag a passage of a document as supporting, opposing or mentioning a claim: the "

@@ -177,6 +177,14 @@ class ArgumentsOut(_Open):
     opposing: list[dict[str, Any]]
 
 
+class ArguedOut(_Open):
+    """`tracker argued --json`: `earliest` and `strongest` posts for an argument."""
+
+    schema_version: int
+    earliest: list[dict[str, Any]]
+    strongest: list[dict[str, Any]]
+
+
 class SuggestionsOut(_Open):
     """`tracker claim suggest --json`."""
 
