@@ -206,6 +206,20 @@ class IndexSettings(BaseModel):
     fast_query: bool = True
     """Embed queries with a numpy copy of the model when it is all-MiniLM-L6-v2 (the same
     vectors without loading torch: `tracker search` starts in well under a second)."""
+    use_adapted: bool = False
+    """Use the newest model made by `tracker model adapt` in place of the default model. Off:
+    on held-out queries it did not beat the packaged model (see README, Embedding models)."""
+    static_tier: bool = False
+    """`tracker index` embeds every passage with the static model (`tracker model distill`)
+    first, and search takes its candidates from it, re-scored by the main model."""
+    rescore: int = Field(default=100, ge=1)
+    """Static-tier candidates that the main model re-orders."""
+    adapt_pairs: int = Field(default=4000, ge=64)
+    """Training pairs sampled from the store by `tracker model adapt`."""
+    adapt_steps: int = Field(default=200, ge=1)
+    """Training steps (batches of 32) of `tracker model adapt`."""
+    adapt_seconds: float = Field(default=600.0, gt=0)
+    """`tracker model adapt` stops training after this long, whatever the steps."""
 
 
 class Settings(BaseSettings):

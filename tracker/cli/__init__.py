@@ -12,7 +12,7 @@ import sys
 import click
 
 from tracker import __version__
-from tracker.cli import claims, doctor, documents, search, service, sources, tui
+from tracker.cli import claims, doctor, documents, model, search, service, sources, tui
 from tracker.cli.context import Context, TrackerGroup
 
 
@@ -37,7 +37,7 @@ def cli(ctx: click.Context, verbose: bool) -> None:
 for _command in (
     sources.sync, sources.add, sources.feeds,
     documents.status, documents.show, documents.links, documents.show_paths, doctor.doctor,
-    search.index_command, search.search, search.similar,
+    search.index_command, search.search, search.similar, model.model,
     claims.claim, claims.export,
     service.follow, service.unfollow, service.interests, service.digest, service.serve,
     tui.tui,

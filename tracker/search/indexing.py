@@ -25,9 +25,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-
-
-
 @dataclass
 class IndexReport:
     """What one `tracker index` did."""
@@ -43,6 +40,8 @@ class IndexReport:
     pending: int = 0
     """Passages still without a vector when the run stopped (after `limit`)."""
     embed_seconds: float = 0.0
+    static: IndexReport | None = None
+    """The static tier's run, when `index.static_tier` is on."""
 
 
 IndexProgress = Callable[[str, int, int], None]
@@ -81,10 +80,16 @@ def index_documents(
         limit: embed at most this many passages in this run.
     """
     from tracker.index.backends import open_keyword_index
+    from tracker.search.models import effective
 
+    settings = effective(settings)
     report = IndexReport(model=embedder.name if embedder else settings.index.model)
+    if settings.index.static_tier:
+        _require_static(settings)  # before splitting: a missing model costs nothing
     open_keyword_index(engine).ensure()
     _split_documents(engine, settings, report, progress)
+    if settings.index.static_tier:
+        report.static = _index_static(engine, settings, progress)
     from tracker.store import passages
 
     with session_scope(engine) as session:
@@ -92,6 +97,36 @@ def index_documents(
     if todo and embedder is None:
         embedder = make_embedder(settings)
     _embed_passages(engine, settings, embedder, report, progress, todo, limit)
+    return report
+
+
+def _require_static(settings: Settings) -> None:
+    from tracker.index.local_models import local_model_path
+    from tracker.search.models import static_model
+
+    name = static_model(settings)
+    if local_model_path(name) is None:
+        raise IndexBackendError(f"No static model '{name}' in the data directory; run "
+                                f"`tracker model distill` first, or drop --static-tier")
+
+
+def _index_static(engine: Engine, settings: Settings,
+                  progress: IndexProgress | None) -> IndexReport:
+    """Embed every passage that lacks one with the static model (fast: the bulk first tier)."""
+    from tracker.index.static import StaticEmbedder
+    from tracker.search.models import static_model
+    from tracker.store import passages
+
+    report = IndexReport(model=static_model(settings))
+    with session_scope(engine) as session:
+        todo = passages.count_passages_to_embed(session=session, model=report.model)
+    embedder = StaticEmbedder(report.model) if todo else None
+
+    def static_progress(phase: str, done: int, total: int) -> None:
+        if progress is not None:
+            progress("static", done, total)
+
+    _embed_passages(engine, settings, embedder, report, static_progress, todo, None)
     return report
 
 
@@ -182,8 +217,9 @@ def reconcile_vectors(engine: Engine, settings: Settings) -> tuple[int, int]:
     `*.unreadable`) and every record of it forgotten, so `tracker index` starts it afresh."""
     from tracker.index.backends import open_vector_index
     from tracker.index.sqlite import vector_file
+    from tracker.search.models import effective
 
-    model = settings.index.model
+    model = effective(settings).index.model
     try:
         vectors = open_vector_index(engine, model, None, writable=True)
     except IndexBackendError as e:

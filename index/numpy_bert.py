@@ -1,4 +1,4 @@
-"""all-MiniLM-L6-v2 in plain numpy, for embedding search queries without importing torch.
+"""A BERT sentence encoder (all-MiniLM-L6-v2) in plain numpy, for queries without torch.
 
 Importing torch and sentence-transformers costs ~6-9 s on this class of machine, which would
 make every `tracker search` slow to start; this reads the same safetensors weights and the
@@ -41,7 +41,7 @@ def supports(model: str) -> bool:
             and not pooling.get("pooling_mode_cls_token"))
 
 
-class NumpyMiniLM(Embedder):
+class NumpyBert(Embedder):
     """A BERT sentence encoder (mean pooling, L2 norm) in numpy; same name as the model."""
 
     def __init__(self, model: str) -> None:
