@@ -49,14 +49,30 @@ def export_onnx(folder: Path) -> Path:
     target = folder / "model.onnx"
     if target.exists():
         return target
-    model = AutoModel.from_pretrained(str(model_path(MODEL))).eval()
+    bert = AutoModel.from_pretrained(str(model_path(MODEL))).eval()
+
+    class Encoder(torch.nn.Module):
+        """Keyword arguments in, the last hidden state out (BertModel's positional order
+        changed across transformers releases)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.bert = bert  # a submodule: its weights export as initialisers
+
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                    token_type_ids: torch.Tensor) -> torch.Tensor:
+            return self.bert(input_ids=input_ids, attention_mask=attention_mask,
+                             token_type_ids=token_type_ids).last_hidden_state
+
     ids = torch.ones((1, 8), dtype=torch.int64)
     axes = {0: "batch", 1: "tokens"}
-    torch.onnx.export(model, (ids, ids, torch.zeros_like(ids)), str(target), dynamo=False,
-                      input_names=["input_ids", "attention_mask", "token_type_ids"],
-                      output_names=["last_hidden_state"], opset_version=17,
-                      dynamic_axes={"input_ids": axes, "attention_mask": axes,
-                                    "token_type_ids": axes, "last_hidden_state": axes})
+    with torch.no_grad():
+        torch.onnx.export(
+            Encoder().eval(), (ids, ids, torch.zeros_like(ids)), str(target), dynamo=False,
+            input_names=["input_ids", "attention_mask", "token_type_ids"],
+            output_names=["last_hidden_state"], opset_version=17,
+            dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes,
+                          "last_hidden_state": axes})
     return target
 
 

@@ -96,8 +96,56 @@ def main() -> None:
     for label, qs in (("held-out queries", queries), ("passages as queries", sample)):
         alone, tiered = overlap(static.embed_batch(qs), static_p, minilm.embed_batch(qs),
                                 main_p, args.rescore)
-        print(f"top-10 overlap with MiniLM, {label} ({len(qs)}): static {alone:.2f}, "
-              f"static top {args.rescore} re-scored by MiniLM {tiered:.2f}")
+        print(f"top-10 overlap with MiniLM, {label} ({len(qs)}) among {len(texts)} "
+              f"passages: static {alone:.2f}, static top {args.rescore} re-scored {tiered:.2f}")
+    larger_pool(static, minilm, queries)
+
+
+def larger_pool(static: object, minilm: object, queries: list[str]) -> None:
+    """The same agreement over bench/adapt_gain.py's store (965 passages), when its MiniLM
+    vectors are cached in .bench/adapt (embedding them again costs minutes here)."""
+    from bench.adapt_gain import CACHE
+    from tracker.index.chunk import embedding_text
+
+    _, passages = load_store(500, 2)
+    cache = CACHE / f"all-MiniLM-L6-v2-{len(passages)}.npy"
+    if not cache.exists():
+        return
+    main_p = np.load(cache)
+    texts = [embedding_text(p["title"], p["text"]) for p in passages]
+    static_p = static.embed_batch(texts)  # type: ignore[attr-defined]
+    static_q = static.embed_batch(queries)  # type: ignore[attr-defined]
+    main_q = minilm.embed_batch(queries)  # type: ignore[attr-defined]
+    for rescore in (50, 100):
+        alone, tiered = overlap(static_q, static_p, main_q, main_p, rescore)
+        print(f"top-10 overlap with MiniLM, held-out queries among {len(texts)} passages: "
+              f"static {alone:.2f}, static top {rescore} re-scored {tiered:.2f}")
+    quality(passages, static_q, static_p, main_q, main_p)
+
+
+def quality(passages: list[dict], static_q: np.ndarray, static_p: np.ndarray,
+            main_q: np.ndarray, main_p: np.ndarray) -> None:
+    """Dense-only Recall@1/@10 and MRR@10 on the held-out queries: MiniLM, static, two-tier."""
+    from bench.adapt_gain import metrics
+    from tracker.index.tiered import rescore as tier
+
+    records = [json.loads(line) for line in (SHARED / "eval" / "queries-dev.jsonl").open()]
+
+    def posts(order: list[int]) -> list[str]:
+        return list(dict.fromkeys(passages[i]["post"] for i in order))
+
+    minilm, static, tiered = [], [], []
+    for sq, mq in zip(static_q, main_q, strict=True):
+        minilm.append(posts(np.argsort(-(main_p @ mq))[:400].tolist()))
+        scores = static_p @ sq
+        order = np.argsort(-scores)[:400].tolist()
+        static.append(posts(order))
+        top = tier([(i, float(scores[i])) for i in order[:100]],
+                   {i: main_p[i] for i in order[:100]}, mq)
+        tiered.append(posts([k for k, _ in top] + order[100:]))
+    for label, rankings in (("MiniLM", minilm), ("static", static),
+                            ("static top 100 re-scored", tiered)):
+        print(f"dense only, {label:26s} {metrics(rankings, records)}")
 
 
 if __name__ == "__main__":
