@@ -31,7 +31,13 @@ log = logging.getLogger(__name__)
 
 
 def model_path(model: str) -> Path | None:
-    """The local folder of a model: a packaged model by name, or a folder path; else None."""
+    """The local folder of a model: a packaged model by name, one made here (`static-…`,
+    `adapted-…` in the data directory), or a folder path; else None."""
+    from .local_models import local_model_path
+
+    made_here = local_model_path(model)
+    if made_here is not None:
+        return made_here
     packaged = _PACKAGED.get(model)
     if packaged is not None:
         spec = importlib.util.find_spec(packaged[0])

@@ -228,6 +228,22 @@ class IndexSettings(Section):
     """Pseudo-relevance feedback: a second vector search from the query moved towards this many
     best passages of the first; 0 is off (measured in docs/search.md)."""
 
+    use_adapted: bool = False
+    """Use the newest model made by `tracker model adapt` in place of the default model. Off:
+    on the 100 held-out queries (bench/adapt_gain.py, 965 passages) the 12 steps this loaded
+    machine trained in 10 minutes moved dense-only MRR@10 0.591 → 0.605 and Recall@10 0.79 →
+    0.78, within one query of noise: no measured gain yet."""
+    static_tier: bool = False
+    """`tracker index` embeds every passage with the static model (`tracker model distill`)
+    first, and search takes its candidates from it, re-scored by the main model."""
+    rescore: int = Field(default=100, ge=1)
+    """Static-tier candidates that the main model re-orders."""
+    adapt_pairs: int = Field(default=4000, ge=64)
+    """Training pairs sampled from the store by `tracker model adapt`."""
+    adapt_steps: int = Field(default=200, ge=1)
+    """Training steps (batches of 32) of `tracker model adapt`."""
+    adapt_seconds: float = Field(default=600.0, gt=0)
+    """`tracker model adapt` stops training after this long, whatever the steps."""
 
 class BackfillSettings(Section):
     """`tracker serve`'s background backfill of the forums' whole history."""

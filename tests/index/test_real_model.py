@@ -60,7 +60,7 @@ def counts() -> tuple[int, int]:
 
 def test_numpy_query_encoder_equals_sentence_transformers(shared: Path) -> None:
     from tracker.index.embedder import SentenceTransformerEmbedder
-    from tracker.index.fastembed import NumpyMiniLM, supports
+    from tracker.index.numpy_bert import NumpyBert, supports
 
     texts = [d.body_text[:1500] for d in short_posts(shared, 4)]
     texts += ["RL and supervised learning are computationally equivalent", "", "日本語 🙂"]
@@ -69,7 +69,7 @@ def test_numpy_query_encoder_equals_sentence_transformers(shared: Path) -> None:
     expected = reference.embed_batch(texts)
     assert expected.shape == (len(texts), 384)
     assert np.allclose(np.linalg.norm(expected, axis=1), 1.0, atol=1e-5)
-    got = NumpyMiniLM(MODEL).embed_batch(texts)
+    got = NumpyBert(MODEL).embed_batch(texts)
     assert float((got * expected).sum(axis=1).min()) > 0.9999
 
 

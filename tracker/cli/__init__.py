@@ -19,6 +19,7 @@ from tracker.cli import (
     doctor,
     documents,
     history,
+    model,
     search,
     service,
     sources,
@@ -48,7 +49,7 @@ def cli(ctx: click.Context, verbose: bool) -> None:
 for _command in (
     sources.sync, sources.add, sources.feeds, history.backfill, history.import_command,
     documents.status, documents.show, documents.links, documents.show_paths, doctor.doctor,
-    search.index_command, search.search, search.similar,
+    search.index_command, search.search, search.similar, model.model,
     claims.claim, claims.export, argued.argued,
     service.follow, service.unfollow, service.interests, service.digest, service.serve,
     tui.tui, api.api, api.mcp,

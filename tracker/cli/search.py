@@ -18,8 +18,11 @@ from tracker.text import json_text
               help="Embed at most N passages in this run (the rest on the next run).")
 @click.option("--model", envvar="TRACKER_INDEX__MODEL",
               help="Embedding model (default index.model: all-MiniLM-L6-v2).")
+@click.option("--static-tier/--no-static-tier", default=None,
+              help="Also embed every passage with the static model first (index.static_tier).")
 @pass_context
-def index_command(obj: Context, limit: int | None, model: str | None) -> None:
+def index_command(obj: Context, limit: int | None, model: str | None,
+                  static_tier: bool | None) -> None:
     """Split new and changed documents into passages and embed them for search.
 
     Only new or changed passages are embedded. Interrupted (Ctrl-C, a crash), it keeps what
@@ -28,9 +31,12 @@ def index_command(obj: Context, limit: int | None, model: str | None) -> None:
     from tracker.cli.searchout import run_index
 
     settings = obj.settings
-    if model:
+    changes: dict[str, object] = {"model": model} if model else {}
+    if static_tier is not None:
+        changes["static_tier"] = static_tier
+    if changes:
         settings = settings.model_copy(
-            update={"index": settings.index.model_copy(update={"model": model})})
+            update={"index": settings.index.model_copy(update=changes)})
     try:
         run_index(obj.engine, settings, limit=limit)
     except KeyboardInterrupt:

@@ -31,7 +31,7 @@ from tracker.search.results import look_up, snippet_spans
 from tracker.text import clean_text
 
 _PHASES = {"split": "splitting documents", "keywords": "keyword index",
-           "embed": "embedding passages"}
+           "embed": "embedding passages", "static": "embedding passages (static tier)"}
 _PLAIN_EVERY = 10.0  # seconds between progress lines when stderr is not a terminal
 
 
@@ -70,6 +70,8 @@ def run_index(engine: Engine, settings: Settings, *, limit: int | None = None) -
 
 def print_index_report(report: IndexReport) -> None:
     """One summary line (and the rate of embedding when there was any)."""
+    if report.static is not None:
+        print_index_report(report.static)
     rate = ""
     if report.embedded and report.embed_seconds:
         rate = f" ({report.embedded / report.embed_seconds:.1f} passages/s)"

@@ -31,6 +31,9 @@ class Finding:
 def check(engine: Engine, settings: Settings) -> list[Finding]:
     """Every check, in the order a person would mend things. A check that cannot run (a
     damaged file fails its queries) is itself a finding, never a traceback."""
+    from tracker.search.models import effective
+
+    settings = effective(settings)  # the adapted model, when index.use_adapted picks one
     database = _database(engine)
     found = [database, _model(settings)]
     checks: list[tuple[str, Callable[[], Finding]]] = [

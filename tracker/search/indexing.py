@@ -25,9 +25,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-
-
-
 @dataclass
 class IndexReport:
     """What one `tracker index` did."""
@@ -45,6 +42,8 @@ class IndexReport:
     embed_seconds: float = 0.0
     keyword_rebuilt: str = ""
     """Why the keyword index was built from scratch in this run ("" when it was updated)."""
+    static: IndexReport | None = None
+    """The static tier's run, when `index.static_tier` is on."""
 
 
 IndexProgress = Callable[[str, int, int], None]
@@ -83,18 +82,15 @@ def index_documents(
         progress: called as work advances.
         limit: embed at most this many passages in this run.
     """
-    from tracker.index.backends import open_keyword_index
-    from tracker.index.tantivyindex import TantivyKeywordIndex
+    from tracker.search.models import effective
 
+    settings = effective(settings)
     report = IndexReport(model=embedder.name if embedder else settings.index.model)
-    keywords = open_keyword_index(engine, kind=settings.index.keyword_engine)
-    keywords.ensure()
-    _split_documents(engine, settings, report, progress)
-    if isinstance(keywords, TantivyKeywordIndex):  # after the passages it reflects commit
-        from tracker.search.keywords import sync_keywords
-
-        sync = sync_keywords(engine, progress=progress)
-        report.keyword_rebuilt = sync.rebuilt
+    if settings.index.static_tier:
+        _require_static(settings)  # before splitting: a missing model costs nothing
+    _split_and_follow(engine, settings, report, progress)
+    if settings.index.static_tier:
+        report.static = _index_static(engine, settings, progress)
     from tracker.store import passages
 
     with session_scope(engine) as session:
@@ -111,11 +107,54 @@ def split_documents(
     """Only the splitting half of `index_documents`: new and changed documents become
     passages, which the keyword index follows at once (an import or backfill calls this so
     what it stored is keyword-searchable before any embedding)."""
-    from tracker.index.backends import open_keyword_index
-
     report = IndexReport(model=settings.index.model)
-    open_keyword_index(engine).ensure()
+    _split_and_follow(engine, settings, report, progress)
+    return report
+
+
+def _split_and_follow(engine: Engine, settings: Settings, report: IndexReport,
+                      progress: IndexProgress | None) -> None:
+    """Split new and changed documents; then the keyword index follows the passages (tantivy
+    is updated after the SQL rows it reflects commit; FTS5 follows by trigger)."""
+    from tracker.index.backends import open_keyword_index
+    from tracker.index.tantivyindex import TantivyKeywordIndex
+
+    keywords = open_keyword_index(engine, kind=settings.index.keyword_engine)
+    keywords.ensure()
     _split_documents(engine, settings, report, progress)
+    if isinstance(keywords, TantivyKeywordIndex):
+        from tracker.search.keywords import sync_keywords
+
+        report.keyword_rebuilt = sync_keywords(engine, progress=progress).rebuilt
+
+
+def _require_static(settings: Settings) -> None:
+    from tracker.index.local_models import local_model_path
+    from tracker.search.models import static_model
+
+    name = static_model(settings)
+    if local_model_path(name) is None:
+        raise IndexBackendError(f"No static model '{name}' in the data directory; run "
+                                f"`tracker model distill` first, or drop --static-tier")
+
+
+def _index_static(engine: Engine, settings: Settings,
+                  progress: IndexProgress | None) -> IndexReport:
+    """Embed every passage that lacks one with the static model (fast: the bulk first tier)."""
+    from tracker.index.static import StaticEmbedder
+    from tracker.search.models import static_model
+    from tracker.store import passages
+
+    report = IndexReport(model=static_model(settings))
+    with session_scope(engine) as session:
+        todo = passages.count_passages_to_embed(session=session, model=report.model)
+    embedder = StaticEmbedder(report.model) if todo else None
+
+    def static_progress(phase: str, done: int, total: int) -> None:
+        if progress is not None:
+            progress("static", done, total)
+
+    _embed_passages(engine, settings, embedder, report, static_progress, todo, None)
     return report
 
 
@@ -206,8 +245,9 @@ def reconcile_vectors(engine: Engine, settings: Settings) -> tuple[int, int]:
     `*.unreadable`) and every record of it forgotten, so `tracker index` starts it afresh."""
     from tracker.index.backends import open_vector_index
     from tracker.index.sqlite import vector_file
+    from tracker.search.models import effective
 
-    model = settings.index.model
+    model = effective(settings).index.model
     try:
         vectors = open_vector_index(engine, model, None, writable=True)
     except IndexBackendError as e:

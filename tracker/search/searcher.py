@@ -10,17 +10,15 @@ from sqlalchemy import Engine
 
 from tracker.config import Settings
 from tracker.search.indexing import make_embedder
+from tracker.search.models import effective, static_model
 
 if TYPE_CHECKING:
 
-    from tracker.index.base import Embedder
+    from tracker.index.base import Embedder, VectorIndex
     from tracker.index.hybrid import HybridSearcher
     from tracker.index.tantivyindex import TantivyKeywordIndex
 
 log = logging.getLogger(__name__)
-
-
-
 
 
 def open_searcher(engine: Engine, settings: Settings) -> HybridSearcher:
@@ -33,6 +31,7 @@ def open_searcher(engine: Engine, settings: Settings) -> HybridSearcher:
     from tracker.index.catalog import Catalog
     from tracker.index.hybrid import HybridSearcher, Understanding
 
+    settings = effective(settings)
     config = settings.index
     keyword = open_keyword_index(engine, row_budget=config.keyword_budget,
                                  kind=config.keyword_engine)
@@ -40,9 +39,11 @@ def open_searcher(engine: Engine, settings: Settings) -> HybridSearcher:
 
     if isinstance(keyword, TantivyKeywordIndex):
         _mend_keywords(engine, keyword)
-    vectors = open_vector_index(engine, config.model, None, writable=False,
-                                ef_search=config.ef_search)
+    vectors: VectorIndex = open_vector_index(engine, config.model, None, writable=False,
+                                             ef_search=config.ef_search)
     embedder = make_query_embedder(settings) if vectors.count() else None
+    if config.static_tier:
+        vectors, embedder = _first_tier(engine, settings, vectors, embedder)
     understanding = Understanding(aliases=config.aliases,
                                   first_names=config.author_first_names,
                                   prf_passages=config.prf_passages)
@@ -64,13 +65,31 @@ def _mend_keywords(engine: Engine, keyword: TantivyKeywordIndex) -> None:
         keyword.close()
 
 
+def _first_tier(engine: Engine, settings: Settings, main: VectorIndex,
+                embedder: Embedder | None) -> tuple[VectorIndex, Embedder | None]:
+    """The static tier in front of the main model, when it has vectors (else `main` alone)."""
+    from tracker.index.backends import open_vector_index
+    from tracker.index.static import StaticEmbedder
+    from tracker.index.tiered import TieredEmbedder, TieredVectors
+
+    config = settings.index
+    name = static_model(settings)
+    static = open_vector_index(engine, name, None, writable=False, ef_search=config.ef_search)
+    if not static.count():
+        static.close()
+        return main, embedder
+    query = embedder or make_query_embedder(settings)
+    tiered = TieredVectors(static, main, rescore=config.rescore)
+    return tiered, TieredEmbedder(StaticEmbedder(name), query)
+
+
 def make_query_embedder(settings: Settings) -> Embedder:
     """The embedder for queries: the numpy MiniLM when it can stand in for the model."""
-    from tracker.index.fastembed import NumpyMiniLM, supports
+    from tracker.index.numpy_bert import NumpyBert, supports
 
     config = settings.index
     if config.fast_query and supports(config.model):
-        return NumpyMiniLM(config.model)
+        return NumpyBert(config.model)
     return make_embedder(settings)
 
 

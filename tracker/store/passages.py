@@ -233,3 +233,29 @@ def forget_embeddings(*, session: Session, model: str, passage_ids: Iterable[int
 def _chunks(items: Sequence[object], size: int = _CHUNK) -> Iterable[Sequence[object]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def training_pairs(*, session: Session, limit: int, min_chars: int = 200
+                   ) -> list[tuple[str, str, str]]:
+    """(anchor, passage text, kind) pairs for adapting the embedding model, sampled at random:
+    a document's title with one of its passages (`title`), and a link's anchor text with the
+    first passage of the document it cites (`anchor`, anchors of at least three words)."""
+    from tracker.models import Link
+
+    titles = (
+        select(col(Passage.title), col(Passage.text))
+        .where(col(Passage.title) != "", func.length(col(Passage.text)) >= min_chars)
+        .order_by(func.random()).limit(limit)
+    )
+    target = Passage.__table__.alias("target")  # type: ignore[attr-defined]
+    anchors = (
+        select(col(Link.anchor_text), target.c.text)
+        .join(target, and_(target.c.document_id == col(Link.target_document_id),
+                           target.c.ordinal == 0))
+        .where(func.length(col(Link.anchor_text)) >= 12, col(Link.anchor_text).like("% % %"),
+               func.length(target.c.text) >= min_chars)
+        .order_by(func.random()).limit(max(1, limit // 4))
+    )
+    pairs = [(a, t, "anchor") for a, t in session.execute(anchors)]
+    pairs += [(a, t, "title") for a, t in session.execute(titles)]
+    return pairs[:limit]

@@ -1,10 +1,17 @@
-"""all-MiniLM-L6-v2 in plain numpy, for embedding search queries without importing torch.
+"""A BERT sentence encoder (all-MiniLM-L6-v2) in plain numpy, for queries without torch.
 
 Importing torch and sentence-transformers costs ~6-9 s on this class of machine, which would
 make every `tracker search` slow to start; this reads the same safetensors weights and the
 same tokenizer and runs the 6-layer BERT encoder with mean pooling in numpy (~5-20 ms for a
 query). tests/index/test_real_model.py checks that its vectors equal sentence-transformers'
-(cosine > 0.9999). Only BERT models with mean pooling are supported (`supports`).
+(cosine > 0.9999). Only BERT models with mean pooling are supported (`supports`); that
+includes models made by `tracker model adapt`.
+
+Against ONNX Runtime (bench/embedder_backends.py, 200 real passages, loaded 2-core box):
+cold start to the first query vector 1.92 s here vs 1.91 s (a tie), both cos 1.000000 to
+torch, but ORT ran 3.9 passages/s one at a time against 0.9 here. By issue 18's rule that
+makes ORT the replacement; it needs an ONNX export into the data directory first (32.6 s
+with torch and the `onnx` package), which is not wired in yet.
 """
 
 from __future__ import annotations
@@ -41,7 +48,7 @@ def supports(model: str) -> bool:
             and not pooling.get("pooling_mode_cls_token"))
 
 
-class NumpyMiniLM(Embedder):
+class NumpyBert(Embedder):
     """A BERT sentence encoder (mean pooling, L2 norm) in numpy; same name as the model."""
 
     def __init__(self, model: str) -> None:
