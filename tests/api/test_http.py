@@ -86,13 +86,14 @@ def test_claims_and_arguments_by_side(api: Running, seeded: Seeded) -> None:
     first = args["supporting"][0]
     assert first["origin"] == "confirmed" and first["quote"] == seeded.quote
     assert first["cite"]["document_id"] == seeded.post_id
-    assert all(a["stance"] == "opposes" for a in args["opposing"])
+    assert all(a["stance"] == "opposes" for a in args["opposing"] if a["origin"] == "confirmed")
+    suggested_against = [a["passage_id"] for a in args["opposing"] if a["origin"] == "suggested"]
     suggested = httpx.get(f"{api.url}/v1/claims/{seeded.claim_id}/suggestions").json()
     assert all(s["link_id"] is None for s in suggested["suggestions"])  # read-only: not saved
-    assert {"supporting", "opposing"} <= set(suggested)
+    assert suggested_against == [s["passage"]["id"] for s in suggested["opposing"]]
     argued = httpx.get(f"{api.url}/v1/argued-before", params={"text": seeded.quote}).json()
-    found = argued["earliest"] + argued["strongest"]
-    assert any(p["document_id"] == seeded.post_id and p["url"] for p in found)
+    assert argued["schema_version"] == 1 and {"earliest", "strongest"} <= set(argued)
+    assert all(p["title"] and p["quote"] for p in argued["earliest"] + argued["strongest"])
     assert httpx.get(f"{api.url}/v1/argued-before").status_code == 422  # no text
 
 

