@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import copy
-import html as html_lib
-import re
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
 
-from tests.servers.forummagnum.base import EAFORUM_ORIGIN, LESSWRONG_ORIGIN, Doc
+from tests.servers.forummagnum.base import LESSWRONG_ORIGIN, Doc
+from tests.servers.forummagnum.pingbacks import find_pingbacks
 from tests.servers.forummagnum.query import (
     _COMMENT_DEFAULT_VIEW,
     _COMMENT_VIEWS,
@@ -33,28 +31,6 @@ from tests.servers.forummagnum.query import (
 )
 from tests.servers.forummagnum.text import slugify, word_count
 from tests.servers.forummagnum.timestamps import parse_timestamp, utc_now
-
-_HREF = re.compile(r"""href\s*=\s*["']([^"']+)["']""", re.I)
-_POST_ROUTE = re.compile(
-    r"/(?:posts|events)/([A-Za-z0-9]{17}|[0-9a-f]{24})(?:[/?#]|$)|/s/[^/]+/p/([A-Za-z0-9]{17})"
-)
-_USER_ROUTE = re.compile(r"/users/([^/?#]+)")
-_TAG_ROUTE = re.compile(r"/(?:tag|w)/([^/?#]+)")
-_ONSITE_HOSTS = {
-    LESSWRONG_ORIGIN: frozenset(
-        {
-            "lesswrong.com",
-            "lesserwrong.com",
-            "lessestwrong.com",
-            "baserates.org",
-            "alignmentforum.org",
-            "alignment-forum.com",
-            "greaterwrong.com",
-        }
-    ),
-    EAFORUM_ORIGIN: frozenset({"forum.effectivealtruism.org", "ea.greaterwrong.com"}),
-}
-
 
 # --------------------------------------------------------------------------------------------
 # ForumData: the documents of one site
@@ -311,29 +287,7 @@ class ForumData:
 
     def pingbacks(self, body: str | None) -> Doc:
         """ForumMagnum's `htmlToPingbacks`: on-site links in `body`, as `{"Posts": [ids]...}`."""
-        found: dict[str, list[str]] = {}
-        for href in _HREF.findall(body or ""):
-            collection, doc_id = self._route(href)
-            if doc_id is not None and doc_id not in found.setdefault(collection, []):
-                found[collection].append(doc_id)
-        return {k: v for k, v in found.items() if v}
-
-    def _route(self, href: str) -> tuple[str, str | None]:
-        try:
-            parts = urlsplit(html_lib.unescape(href).strip())
-        except ValueError:  # real bodies hold hrefs like "http://[broken"
-            return "Posts", None
-        if parts.path == "/out" and "url=" in parts.query:
-            return self._route(unquote(parse_qs(parts.query).get("url", [""])[0]))
-        host = (parts.hostname or "").removeprefix("www.")
-        if host and host not in _ONSITE_HOSTS.get(self.origin, frozenset()):
-            return "Posts", None
-        if m := _POST_ROUTE.match(parts.path):
-            post_id = m[1] or m[2]
-            return "Posts", post_id if post_id in self.posts else None
-        if m := _USER_ROUTE.match(parts.path):
-            return "Users", self._users_by_slug.get(m[1])
-        return "Tags", None
+        return find_pingbacks(body, self.origin, self.posts, self._users_by_slug)
 
     # -- mutations ----------------------------------------------------------------------------
 
