@@ -88,8 +88,10 @@ def _load(source: Path, threads: int | None) -> Any:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     import torch
+    import transformers
     from sentence_transformers import SentenceTransformer
 
+    transformers.logging.set_verbosity_error()  # type: ignore[no-untyped-call]  (load report)
     if threads:
         torch.set_num_threads(threads)
     with warnings.catch_warnings():

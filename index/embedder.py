@@ -84,8 +84,11 @@ class SentenceTransformerEmbedder(Embedder):
         import transformers
         from sentence_transformers import SentenceTransformer
 
-        # transformers draws "Loading weights" bars on every start.
+        # transformers draws "Loading weights" bars on every start, and some versions print a
+        # coloured "LOAD REPORT" table (escape codes on the user's terminal) for the packaged
+        # model's unused `position_ids`: neither is news to a user.
         transformers.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+        transformers.logging.set_verbosity_error()  # type: ignore[no-untyped-call]
         if self.threads:
             torch.set_num_threads(self.threads)
         path = model_path(self.name)

@@ -50,7 +50,7 @@ def test_row_budget_counts_words_by_porter_stem(tmp_path) -> None:
         common = [doc(f"g{i}", f"Note {i}", f"On generalizations of result {i}.")
                   for i in range(30)]
         put(engine, *common, doc("zoo", "Zoo", "A zebra, a quokka and a wombat."))
-        run_index(engine, HashEmbedder())
+        run_index(engine, HashEmbedder(), keyword_engine="fts5")  # the row budget is FTS5's
         # "generalization" is stored as "gener" (in 30 passages): with a budget of 5 rows it
         # is the word to drop, and the three rare words find the one post.
         index = SqliteKeywordIndex(engine, row_budget=5)

@@ -58,7 +58,7 @@ class ReaderScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Close"),
         Binding("t", "tag", "Tag"),
-        Binding("a", "argued", "Argued before?"),
+        Binding("a", "argued", "Argued before?", show=False),  # F1 lists it; the footer keeps f4/f5
         Binding("o", "open_url", "Browser"),
         Binding("l", "open_link", "Open link", show=False),
         Binding("backspace,left_square_bracket,alt+left", "back", "Back"),
