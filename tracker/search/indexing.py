@@ -94,6 +94,10 @@ def index_documents(
 
         sync = sync_keywords(engine, progress=progress)
         report.keyword_rebuilt = sync.rebuilt
+    elif engine.dialect.name == "postgresql":  # the anchor evidence of cited documents
+        from tracker.search.pgkeywords import sync_anchors
+
+        sync_anchors(engine)
     from tracker.store import passages
 
     with session_scope(engine) as session:
