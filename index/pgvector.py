@@ -1,9 +1,16 @@
 """PostgreSQL: full-text search (tsvector GIN index) and pgvector (HNSW, cosine).
 
 The keyword index is an expression index on the passage table, so PostgreSQL keeps it in
-step with every insert and delete. Vectors of a model live in a table of their own,
-`passage_vector_<hash>`, with a foreign key that drops a vector with its passage; the table
-`vector_model` records each model's dimension and refuses a mismatch.
+step with every insert and delete. What others say about a document when they link to it
+(anchor text and citing sentence, `tracker.store.evidence`) lives in `keyword_anchor`, one
+row per cited document with its own GIN index, searched as a fourth weighted field of the
+document's first passage, as the tantivy side does. Link changes reach it through
+`keyword_anchor_outbox`, filled by a trigger on `link` in the same transaction as the change
+and applied by `tracker index` (`tracker.search.pgkeywords`).
+
+Vectors of a model live in a table of their own, `passage_vector_<hash>`, with a foreign key
+that drops a vector with its passage; the table `vector_model` records each model's dimension
+and refuses a mismatch.
 """
 
 from __future__ import annotations
@@ -14,7 +21,20 @@ from typing import Any
 
 import numpy as np
 from pgvector.sqlalchemy import VECTOR
-from sqlalchemy import BigInteger, Engine, bindparam, func, literal, literal_column, select, text
+from sqlalchemy import (
+    BigInteger,
+    Engine,
+    and_,
+    bindparam,
+    column,
+    func,
+    literal,
+    literal_column,
+    select,
+    table,
+    text,
+    union,
+)
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col
 
@@ -32,19 +52,60 @@ TSVECTOR = (
     "setweight(to_tsvector('english'::regconfig, coalesce(text, '')), 'D'))"
 )
 _PASSAGE_TSV = TSVECTOR.replace("coalesce(", "coalesce(passage.")
+# Anchors weigh C (0.2), twice the text (D, 0.1): as on tantivy (anchors 2, text 1), several
+# people's description of a post, but not the post's own words.
+_ANCHOR_TSV = "setweight(to_tsvector('english'::regconfig, anchors), 'C')"
+_ANCHOR = table("keyword_anchor", column("document_id"), column("tsv"))
+_ANCHOR_SCHEMA = (
+    f"CREATE TABLE keyword_anchor (document_id bigint PRIMARY KEY REFERENCES document(id) "
+    f"ON DELETE CASCADE, anchors text NOT NULL, tsv tsvector GENERATED ALWAYS AS "
+    f"({_ANCHOR_TSV}) STORED)",
+    "CREATE INDEX ix_keyword_anchor_tsv ON keyword_anchor USING gin (tsv)",
+    "CREATE TABLE keyword_anchor_outbox (seq bigserial PRIMARY KEY, document_id bigint "
+    "NOT NULL)",
+    # A link gained, lost or changed its target: that target's evidence changes.
+    "CREATE OR REPLACE FUNCTION keyword_anchor_outbox_link() RETURNS trigger LANGUAGE plpgsql "
+    "AS $$ BEGIN "
+    "IF TG_OP <> 'DELETE' AND NEW.target_document_id IS NOT NULL THEN "
+    "INSERT INTO keyword_anchor_outbox(document_id) VALUES (NEW.target_document_id); END IF; "
+    "IF TG_OP <> 'INSERT' AND OLD.target_document_id IS NOT NULL THEN "
+    "INSERT INTO keyword_anchor_outbox(document_id) VALUES (OLD.target_document_id); END IF; "
+    "RETURN NULL; END $$",
+    "CREATE TRIGGER keyword_anchor_outbox_link AFTER INSERT OR DELETE OR UPDATE OF "
+    "target_document_id ON link FOR EACH ROW EXECUTE FUNCTION keyword_anchor_outbox_link()",
+    # Links stored before the table existed: every cited document is due.
+    "INSERT INTO keyword_anchor_outbox(document_id) SELECT DISTINCT target_document_id "
+    "FROM link WHERE target_document_id IS NOT NULL",
+)
 
 
 class PgKeywordIndex(KeywordIndex):
-    """PostgreSQL full-text search over passages, ranked by ts_rank with weighted columns."""
+    """PostgreSQL full-text search over passages and the anchor evidence of their documents,
+    ranked by ts_rank with weighted columns."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._anchors: bool | None = None
 
     def ensure(self) -> None:
-        """Create the GIN expression index (PostgreSQL maintains it from then on)."""
+        """Create the GIN expression index (PostgreSQL maintains it from then on) and the
+        anchor table, its outbox and trigger (filled from the links already stored)."""
         with self.engine.begin() as conn:
             conn.execute(text(f"CREATE INDEX IF NOT EXISTS ix_passage_fulltext ON passage "
                               f"USING gin ({TSVECTOR})"))
+            # One creator at a time: two `tracker index` runs must not both create the table.
+            conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('keyword_anchor'))"))
+            if not _has_anchor_table(conn):
+                for statement in _ANCHOR_SCHEMA:
+                    conn.execute(text(statement))
+        self._anchors = True
+
+    def has_anchors(self) -> bool:
+        """Whether the anchor table exists (not before the first `tracker index`)."""
+        if self._anchors is None:
+            with self.engine.connect() as conn:
+                self._anchors = _has_anchor_table(conn)
+        return self._anchors
 
     def search(self, query: str, k: int, filters: SearchFilters) -> list[Hit]:
         """Passages matching any word of the query, best ts_rank first, filtered."""
@@ -57,15 +118,9 @@ class PgKeywordIndex(KeywordIndex):
         for term in terms:
             part = func.plainto_tsquery(config, literal(term))
             tsquery = part if tsquery is None else tsquery.op("||")(part)
-        tsvector: Any = literal_column(_PASSAGE_TSV)
-        stmt = (
-            select(col(Passage.id), col(Passage.document_id),
-                   func.ts_rank(tsvector, tsquery).label("rank"))
-            .join(Document, col(Document.id) == col(Passage.document_id))
-            .where(tsvector.op("@@")(tsquery), *filter_conditions(filters))
-            .order_by(literal_column("rank").desc(), col(Passage.id))
-            .limit(k)
-        )
+        stmt = (self._with_anchors(tsquery, filters) if self.has_anchors()
+                else self._passages_only(tsquery, filters))
+        stmt = stmt.order_by(literal_column("rank").desc(), col(Passage.id)).limit(k)
         try:
             with self.engine.connect() as conn:
                 rows = conn.execute(stmt).all()
@@ -73,10 +128,73 @@ class PgKeywordIndex(KeywordIndex):
             raise IndexBackendError(f"Keyword search failed for {query[:80]!r}: {e}") from e
         return [Hit(pid, did, float(score)) for pid, did, score in rows]
 
+    def _passages_only(self, tsquery: Any, filters: SearchFilters) -> Any:
+        tsvector: Any = literal_column(_PASSAGE_TSV)
+        return (select(col(Passage.id), col(Passage.document_id),
+                       func.ts_rank(tsvector, tsquery).label("rank"))
+                .join(Document, col(Document.id) == col(Passage.document_id))
+                .where(tsvector.op("@@")(tsquery), *filter_conditions(filters)))
+
+    def _with_anchors(self, tsquery: Any, filters: SearchFilters) -> Any:
+        """Passages matching by their own words, or first passages matching by their
+        document's anchors (each side through its GIN index), ranked over both."""
+        tsvector: Any = literal_column(_PASSAGE_TSV)
+        lead = and_(_ANCHOR.c.document_id == col(Passage.document_id), col(Passage.ordinal) == 0)
+        candidates = union(
+            select(col(Passage.id).label("pid")).where(tsvector.op("@@")(tsquery)),
+            select(col(Passage.id).label("pid")).join(_ANCHOR, lead)
+            .where(_ANCHOR.c.tsv.op("@@")(tsquery)),
+        ).subquery()
+        both = tsvector.op("||")(func.coalesce(_ANCHOR.c.tsv, literal_column("''::tsvector")))
+        return (select(col(Passage.id), col(Passage.document_id),
+                       func.ts_rank(both, tsquery).label("rank"))
+                .select_from(candidates)
+                .join(Passage, col(Passage.id) == candidates.c.pid)
+                .join(Document, col(Document.id) == col(Passage.document_id))
+                .outerjoin(_ANCHOR, lead)
+                .where(*filter_conditions(filters)))
+
     def count(self) -> int:
         """Passages (all of them are indexed)."""
         with self.engine.connect() as conn:
             return int(conn.execute(text("SELECT count(*) FROM passage")).scalar_one())
+
+    def pending(self, limit: int = 10_000) -> tuple[int, list[int]]:
+        """The oldest anchor changes not yet applied: (last outbox seq or 0, document ids)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(text("SELECT seq, document_id FROM keyword_anchor_outbox "
+                                     "ORDER BY seq LIMIT :n"), {"n": limit}).all()
+        return (int(rows[-1][0]) if rows else 0), sorted({int(r[1]) for r in rows})
+
+    def set_anchors(self, document_ids: Sequence[int], evidence: dict[int, str],
+                    last_seq: int) -> None:
+        """Replace the evidence of these documents (none: the row goes) and forget the outbox
+        rows up to `last_seq`, in one transaction."""
+        ids = [int(d) for d in document_ids]
+        rows = [{"d": d, "a": evidence[d]} for d in ids if evidence.get(d)]
+        with self.engine.begin() as conn:
+            if ids:
+                conn.execute(text("DELETE FROM keyword_anchor WHERE document_id IN :ids")
+                             .bindparams(bindparam("ids", expanding=True)), {"ids": ids})
+            if rows:  # a document deleted since its row was queued is skipped
+                conn.execute(text("INSERT INTO keyword_anchor (document_id, anchors) "
+                                  "SELECT :d, :a WHERE EXISTS (SELECT 1 FROM document "
+                                  "WHERE id = :d)"), rows)
+            conn.execute(text("DELETE FROM keyword_anchor_outbox WHERE seq <= :s"),
+                         {"s": last_seq})
+
+    def backlog(self) -> int:
+        """Anchor changes waiting for `tracker index` (0 before the table exists)."""
+        if not self.has_anchors():
+            return 0
+        with self.engine.connect() as conn:
+            return int(conn.execute(text("SELECT count(*) FROM keyword_anchor_outbox"))
+                       .scalar_one())
+
+
+def _has_anchor_table(conn: Any) -> bool:
+    return conn.execute(text("SELECT to_regclass('keyword_anchor') IS NOT NULL")).scalar_one() \
+        is True
 
 
 class PgVectorIndex(VectorIndex):

@@ -34,9 +34,13 @@ from .query import keyword_terms
 
 FORMAT = "1"
 FIELDS = ("title", "authors", "text", "anchors")
-# Field weights, the FTS5 bm25 weights (4, 2, 1) plus anchors; anchors weigh like authors:
-# several people's description of a post, but not the post's own words.
-BOOSTS = {"title": 4.0, "authors": 2.0, "text": 1.0, "anchors": 2.0}
+# Field boosts, tuned in bench/keyword_quality.py on bench/search_queries.jsonl (63 queries,
+# the fused ranking) and checked on ../shared/eval/queries-dev.jsonl (docs/search.md). Not
+# FTS5's (4, 2, 1): FTS5 adds weighted counts of all columns into one BM25 (length of the
+# whole row), tantivy sums one BM25 per field, so a 6-word title field saturates at once and
+# a title boost of 4 let any title sharing two words of a long query outrank the post
+# (Recall@1 0.04 on the held-out queries, 0.22 on the tuning ones; 0.25 gives 0.44 and 0.71).
+BOOSTS = {"title": 0.25, "authors": 1.0, "text": 1.0, "anchors": 1.0}
 _ANALYZER = "tracker"
 _HEAP = 64_000_000  # bytes of writer buffer: one segment per ~100k passages
 _MAX_ROUNDS = 6  # filtered search widens its prefetch 4x per round, then gives up widening

@@ -22,9 +22,9 @@ def _wait_until_scheduled(proc_poll: object, timeout: float = 60) -> None:
         while time.monotonic() < deadline:
             if next_runs(engine):
                 return
-            if getattr(proc_poll, "poll")() is not None:
+            if proc_poll.poll() is not None:
                 raise AssertionError("the service exited early: "
-                                     + getattr(proc_poll, "communicate")()[1])
+                                     + proc_poll.communicate()[1])
             time.sleep(0.1)
     finally:
         engine.dispose()

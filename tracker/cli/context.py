@@ -24,7 +24,11 @@ class Context:
     def engine(self) -> Engine:
         from tracker.store.engine import make_engine
 
-        return make_engine(self.settings.sqlalchemy_url)
+        engine = make_engine(self.settings.sqlalchemy_url)
+        ctx = click.get_current_context(silent=True)
+        if ctx is not None:  # pooled PostgreSQL connections closed, not left to the collector
+            ctx.call_on_close(engine.dispose)
+        return engine
 
 
 class TrackerGroup(click.Group):

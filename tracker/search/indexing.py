@@ -126,6 +126,10 @@ def _split_and_follow(engine: Engine, settings: Settings, report: IndexReport,
         from tracker.search.keywords import sync_keywords
 
         report.keyword_rebuilt = sync_keywords(engine, progress=progress).rebuilt
+    elif engine.dialect.name == "postgresql":  # the anchor evidence of cited documents
+        from tracker.search.pgkeywords import sync_anchors
+
+        sync_anchors(engine)
 
 
 def _require_static(settings: Settings) -> None:
