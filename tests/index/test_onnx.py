@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -97,3 +98,7 @@ def test_index_exports_and_search_runs_without_torch(shared: Path) -> None:
     assert len(lines) == 1 and "Traceback" not in err
     assert "model.onnx cannot be loaded" in lines[0] and "run `tracker index`" in lines[0]
     assert json.loads(out)["results"][0]["document"]["native_id"] == target.native_id
+    # The fix the line names: with nothing left to embed, `tracker index` exports it again.
+    shutil.rmtree(onnx_folder(MODEL))
+    code, out, err = tracker("index")
+    assert code == 0 and "0 embedded" in out and "exported all-MiniLM-L6-v2 to ONNX" in out, err

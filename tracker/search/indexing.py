@@ -100,9 +100,17 @@ def index_documents(
     if todo and embedder is None:
         embedder = make_embedder(settings)
     _embed_passages(engine, settings, embedder, report, progress, todo, limit)
-    if report.embedded:  # torch is loaded already: the export adds ~30 s, not ~40
+    if report.embedded or (todo == 0 and _has_vectors(engine, report.model)):
+        # Only where searches will embed queries; with torch loaded it adds ~30 s, not ~40.
         report.onnx_exported = _export_query_encoder(settings, progress)
     return report
+
+
+def _has_vectors(engine: Engine, model: str) -> bool:
+    from tracker.store import passages
+
+    with session_scope(engine) as session:
+        return passages.has_vectors(session=session, model=model)
 
 
 def _export_query_encoder(settings: Settings, progress: IndexProgress | None) -> bool:
