@@ -195,7 +195,7 @@ def count_passages_to_embed(*, session: Session, model: str) -> int:
 
 def has_vectors(*, session: Session, model: str) -> bool:
     """Whether any passage has a vector of `model`."""
-    stmt = select(PassageEmbedding.passage_id).where(
+    stmt = select(col(PassageEmbedding.passage_id)).where(
         col(PassageEmbedding.model) == model).limit(1)
     return session.execute(stmt).first() is not None
 
