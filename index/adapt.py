@@ -91,7 +91,7 @@ def _load(source: Path, threads: int | None) -> Any:
     import transformers
     from sentence_transformers import SentenceTransformer
 
-    transformers.logging.set_verbosity_error()  # type: ignore[no-untyped-call]  (load report)
+    transformers.logging.set_verbosity_error()  # type: ignore[no-untyped-call]
     if threads:
         torch.set_num_threads(threads)
     with warnings.catch_warnings():

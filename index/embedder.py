@@ -30,6 +30,11 @@ _PACKAGED = {
 log = logging.getLogger(__name__)
 
 
+def packaged_source(model: str) -> tuple[str, str] | None:
+    """The (package, folder) that ships `model`, when it is a packaged model; else None."""
+    return _PACKAGED.get(model)
+
+
 def model_path(model: str) -> Path | None:
     """The local folder of a model: a packaged model by name, one made here (`static-…`,
     `adapted-…` in the data directory), or a folder path; else None."""

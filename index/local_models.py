@@ -82,7 +82,8 @@ def list_models() -> list[dict[str, Any]]:
     if not root.is_dir():
         return []
     return [{**read_provenance(p), "name": p.name, "path": str(p)}
-            for p in sorted(root.iterdir()) if (p / PROVENANCE).is_file()]
+            for p in sorted(root.iterdir())
+            if _NAME.match(p.name) and (p / PROVENANCE).is_file()]  # not the ONNX export
 
 
 def _code_version() -> str:

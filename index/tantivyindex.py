@@ -177,6 +177,14 @@ class TantivyKeywordIndex(KeywordIndex):
         """Forget the open index."""
         self._index = None
 
+    @staticmethod
+    def _searcher(index: Any) -> Any:
+        """A searcher over the latest commit: an index run in another thread or process (the
+        TUI's background run, `tracker index` beside `tracker api`) commits while this one is
+        open; reloading only reads the folder's meta file."""
+        index.reload()
+        return index.searcher()
+
     # --- searching -------------------------------------------------------------------------
 
     def search(self, query: str, k: int, filters: SearchFilters) -> list[Hit]:
@@ -190,7 +198,7 @@ class TantivyKeywordIndex(KeywordIndex):
             parsed = index.parse_query(" ".join(terms), list(FIELDS), self.boosts)
         except ValueError as e:
             raise IndexBackendError(f"Keyword search failed for {query[:80]!r}: {e}") from e
-        searcher = index.searcher()
+        searcher = self._searcher(index)
         prefetch = 2 * k + 50 if filters.is_empty() else 8 * k + 200
         for _ in range(_MAX_ROUNDS):
             result = searcher.search(parsed, prefetch, count=False)
@@ -223,13 +231,13 @@ class TantivyKeywordIndex(KeywordIndex):
         """Passages in the index (0 when there is none)."""
         if not self.exists():
             return 0
-        return int(self.open().searcher().num_docs)
+        return int(self._searcher(self.open()).num_docs)
 
     def max_passage_id(self) -> int:
         """The largest passage id indexed (0 when empty)."""
         import tantivy
 
-        searcher = self.open().searcher()
+        searcher = self._searcher(self.open())
         result = searcher.search(tantivy.Query.all_query(), 1, order_by_field="passage_id",
                                  order=tantivy.Order.Desc)
         return int(result.hits[0][0]) if result.hits else 0

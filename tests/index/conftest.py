@@ -115,3 +115,21 @@ def corpus_slice(shared: Path, n: int) -> list[DocumentCreate]:
             if len(found) >= n:
                 break
     return found
+
+
+@pytest.fixture(scope="session")
+def onnx_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The packaged MiniLM exported to ONNX once per session (~30 s; torch and onnx)."""
+    from tracker.index.onnx_embedder import export_onnx
+
+    return export_onnx("all-MiniLM-L6-v2", tmp_path_factory.mktemp("onnx") / "onnx-model")
+
+
+def link_onnx(onnx_model: Path) -> Path:
+    """Put the session's export where this test's data directory looks for it."""
+    from tracker.index.onnx_embedder import onnx_folder
+
+    folder = onnx_folder("all-MiniLM-L6-v2")
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    folder.symlink_to(onnx_model.parent, target_is_directory=True)
+    return folder

@@ -11,12 +11,12 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from tests.conftest import REPO
-from tests.index.conftest import corpus_slice, put
+from tests.index.conftest import corpus_slice, link_onnx, put
 from tracker.cli import cli
 from tracker.config import load_settings
 from tracker.index.query import words
@@ -58,19 +58,10 @@ def counts() -> tuple[int, int]:
         engine.dispose()
 
 
-def test_numpy_query_encoder_equals_sentence_transformers(shared: Path) -> None:
-    from tracker.index.embedder import SentenceTransformerEmbedder
-    from tracker.index.numpy_bert import NumpyBert, supports
-
-    texts = [d.body_text[:1500] for d in short_posts(shared, 4)]
-    texts += ["RL and supervised learning are computationally equivalent", "", "日本語 🙂"]
-    reference = SentenceTransformerEmbedder(MODEL, batch_size=8)
-    assert reference.dim == 384 and supports(MODEL)
-    expected = reference.embed_batch(texts)
-    assert expected.shape == (len(texts), 384)
-    assert np.allclose(np.linalg.norm(expected, axis=1), 1.0, atol=1e-5)
-    got = NumpyBert(MODEL).embed_batch(texts)
-    assert float((got * expected).sum(axis=1).min()) > 0.9999
+@pytest.fixture(autouse=True)
+def _onnx_exported(onnx_model: Path) -> None:
+    """The session's ONNX export in place, so each `tracker index` here skips its ~30 s."""
+    link_onnx(onnx_model)
 
 
 def test_index_search_similar_through_the_cli(shared: Path) -> None:

@@ -31,7 +31,8 @@ from tracker.search.results import look_up, snippet_spans
 from tracker.text import clean_text
 
 _PHASES = {"split": "splitting documents", "keywords": "keyword index",
-           "embed": "embedding passages", "static": "embedding passages (static tier)"}
+           "embed": "embedding passages", "static": "embedding passages (static tier)",
+           "onnx": "exporting the query encoder to ONNX (once, ~30 s)"}
 _PLAIN_EVERY = 10.0  # seconds between progress lines when stderr is not a terminal
 
 
@@ -84,6 +85,8 @@ def print_index_report(report: IndexReport) -> None:
     if report.keyword_rebuilt and report.keyword_rebuilt != "missing":
         click.echo(f"index: the keyword index was {report.keyword_rebuilt}; rebuilt it from "
                    f"the store")
+    if report.onnx_exported:
+        click.echo(f"index: exported {report.model} to ONNX; searches no longer load torch")
 
 
 # --- results -----------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 
 from tracker.config import Settings
+from tracker.errors import IndexBackendError
 from tracker.search.indexing import make_embedder
 from tracker.search.models import effective, static_model
 
@@ -25,7 +26,8 @@ def open_searcher(engine: Engine, settings: Settings) -> HybridSearcher:
     """Keyword, vector and fuzzy search over the store, for `tracker search` and `similar`.
 
     The query embedder is loaded only when there are vectors to search; for the default
-    model it is the numpy copy (no torch import) unless `index.fast_query` is off.
+    model it is ONNX Runtime (no torch import) once `tracker index` exported it, unless
+    `index.fast_query` is off.
     """
     from tracker.index.backends import open_keyword_index, open_vector_index
     from tracker.index.catalog import Catalog
@@ -84,12 +86,18 @@ def _first_tier(engine: Engine, settings: Settings, main: VectorIndex,
 
 
 def make_query_embedder(settings: Settings) -> Embedder:
-    """The embedder for queries: the numpy MiniLM when it can stand in for the model."""
-    from tracker.index.numpy_bert import NumpyBert, supports
+    """The embedder for queries: ONNX Runtime when `tracker index` exported the model, else
+    sentence-transformers (torch: seconds to start)."""
+    from tracker.index.onnx_embedder import OnnxEmbedder, onnx_export
 
     config = settings.index
-    if config.fast_query and supports(config.model):
-        return NumpyBert(config.model)
+    file = onnx_export(config.model) if config.fast_query else None
+    if file is not None:
+        try:
+            return OnnxEmbedder(config.model, file)
+        except IndexBackendError as e:
+            # Said whatever the log level: the search still answers, only slower to start.
+            print(f"tracker: {e}; using sentence-transformers meanwhile", file=sys.stderr)
     return make_embedder(settings)
 
 

@@ -193,6 +193,13 @@ def count_passages_to_embed(*, session: Session, model: str) -> int:
     return int(session.execute(stmt).scalar_one())
 
 
+def has_vectors(*, session: Session, model: str) -> bool:
+    """Whether any passage has a vector of `model`."""
+    stmt = select(col(PassageEmbedding.passage_id)).where(
+        col(PassageEmbedding.model) == model).limit(1)
+    return session.execute(stmt).first() is not None
+
+
 def passages_to_embed(
     *, session: Session, model: str, after: int, limit: int
 ) -> list[PendingPassage]:

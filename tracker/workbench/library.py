@@ -85,7 +85,8 @@ class Workbench:
         from tracker.index.hybrid import HybridSearcher
 
         vectors = open_vector_index(self.engine, self.embedder.name, None, writable=False)
-        return HybridSearcher(Catalog(self.engine), open_keyword_index(self.engine), vectors,
+        keyword = open_keyword_index(self.engine, kind=self.settings.index.keyword_engine)
+        return HybridSearcher(Catalog(self.engine), keyword, vectors,
                               self.embedder if vectors.count() else None)
 
     def _model(self) -> str:

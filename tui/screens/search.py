@@ -72,7 +72,8 @@ class SearchScreen(Screen[None]):
         if event is None:
             return
         progress = event.progress
-        split_done = progress is not None and progress.task == "split" \
+        # FTS5 follows the passages as they are split; tantivy once its own phase is done.
+        split_done = progress is not None and progress.task in ("split", "keywords") \
             and progress.total is not None and progress.done >= progress.total
         if (split_done or not event.running) and self._wanted is not None:
             self._wanted = None
