@@ -63,6 +63,7 @@ def sync_keywords(engine: Engine, *, rebuild: bool = False,
                         index.folder, reason)
         report.rebuilt = reason
         _rebuild(engine, index, report, progress)
+        _searchable(report, progress)
         return report
     while True:
         outbox = index.pending()
@@ -76,8 +77,16 @@ def sync_keywords(engine: Engine, *, rebuild: bool = False,
         finally:
             writer.close()
         if not outbox.last_seq:
+            _searchable(report, progress)
             return report
         index.applied(outbox.last_seq)
+
+
+def _searchable(report: KeywordSync, progress: Callable[[str, int, int], None] | None) -> None:
+    """Say the phase is done only once the last page is committed: a search started on
+    that news (the TUI's) must find what was added."""
+    if progress is not None:
+        progress("keywords", report.added, report.added)
 
 
 def _unusable(index: TantivyKeywordIndex) -> str:
@@ -156,8 +165,8 @@ def _add_new(engine: Engine, index: TantivyKeywordIndex, writer: KeywordWriter, 
         if since_commit >= _CHECKPOINT:
             writer.commit()
             since_commit = 0
-        if progress is not None:
-            progress("keywords", report.added, total)
+        if progress is not None:  # never "done" here: the last page is not committed yet
+            progress("keywords", report.added, max(total, report.added + 1))
 
 
 def keyword_problem(index: TantivyKeywordIndex) -> str:
