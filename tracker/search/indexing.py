@@ -100,7 +100,8 @@ def index_documents(
     if todo and embedder is None:
         embedder = make_embedder(settings)
     _embed_passages(engine, settings, embedder, report, progress, todo, limit)
-    if report.embedded or (todo == 0 and _has_vectors(engine, report.model)):
+    searched_with = report.model == settings.index.model  # not a model handed in by a caller
+    if searched_with and (report.embedded or (todo == 0 and _has_vectors(engine, report.model))):
         # Only where searches will embed queries; with torch loaded it adds ~30 s, not ~40.
         report.onnx_exported = _export_query_encoder(settings, progress)
     return report
