@@ -170,6 +170,12 @@ class KeywordIndex(ABC):
             Hits, best first; an empty list when no word of the query is indexed.
         """
 
+    def search_documents(self, query: str, k: int,
+                         filters: SearchFilters) -> list[tuple[int, float]]:
+        """(document id, score) of the `k` best whole documents, best first; engines without
+        a document-level index return nothing (the passage list stands alone)."""
+        return []
+
     @abstractmethod
     def count(self) -> int:
         """How many passages are indexed."""

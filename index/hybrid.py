@@ -41,6 +41,8 @@ class Fusion:
     # there (its queries name few titles) but lifts misspelt titles.
     k: float = 20.0
     keyword: float = 1.0
+    document: float = 1.0
+    """Weight of the document-level keyword list (BM25 over whole documents)."""
     vector: float = 0.7
     title: float = 0.25
     author: float = 0.5
@@ -88,6 +90,8 @@ class Candidates:
     author_docs: list[int]
     """Documents of the authors the query names, best first."""
     author_names: str
+    documents: list[int] = field(default_factory=list)
+    """Documents by BM25 over their whole text, best first (engines that have it)."""
     infos: dict[int, DocumentInfo] = field(default_factory=dict)
     """Dates and forums of the candidates, when the query has hints."""
 
@@ -164,12 +168,14 @@ class HybridSearcher:
             named.update({a.id: a.name for a in self.first_names().match(query)
                           if a.id not in named})
         author_docs = self._author_ranking(text, filters, list(named), vector)
-        candidates = {h.document_id for hits in lists.values() for h in hits} | set(author_docs)
+        documents = [d for d, _ in self.keyword.search_documents(text, CANDIDATES, filters)]
+        candidates = {h.document_id for hits in lists.values() for h in hits} \
+            | set(author_docs) | set(documents)
         titles = {m.document_id: m.coverage for m in self.title_matches(text, candidates)}
-        found = Candidates(query, hints, lists, titles, author_docs, ", ".join(named.values()))
+        found = Candidates(query, hints, lists, titles, author_docs, ", ".join(named.values()),
+                           documents)
         if hints.years or hints.forums:
-            docs = {h.document_id for hits in lists.values() for h in hits}
-            found.infos = self.catalog.documents(docs | set(titles) | set(author_docs))
+            found.infos = self.catalog.documents(candidates | set(titles))
         return found
 
     def keyword_hits(self, text: str, filters: SearchFilters) -> list[Hit]:
@@ -255,10 +261,13 @@ class HybridSearcher:
         scoped = replace(filters, document_ids=tuple(documents))
         lists = {"keyword": self.keyword_hits(text, scoped),
                  "vector": self.vector_hits(text, scoped, vector) if vector is not None else []}
+        ranked = {name: _documents_in_order(hits) for name, hits in lists.items()}
+        ranked["document"] = [d for d, _ in self.keyword.search_documents(text, CANDIDATES,
+                                                                           scoped)]
         scores: dict[int, float] = {}
-        for name, hits in lists.items():
+        for name, docs in ranked.items():
             weight = getattr(self.fusion, name)
-            for rank, doc in enumerate(_documents_in_order(hits), start=1):
+            for rank, doc in enumerate(docs, start=1):
                 scores[doc] = scores.get(doc, 0.0) + weight / (self.fusion.k + rank)
         return sorted(scores, key=lambda d: -scores[d])
 
@@ -280,6 +289,10 @@ class HybridSearcher:
                 entry = result(doc)
                 entry.score += weight / (f.k + rank)
                 setattr(entry, f"{name}_rank", rank)
+        for rank, doc in enumerate(found.documents, start=1):
+            entry = result(doc)
+            entry.score += f.document / (f.k + rank)
+            entry.keyword_rank = rank  # the document's own rank is the truer one
         titles = found.titles
         for rank, doc in enumerate(sorted(titles, key=lambda d: -titles[d]), start=1):
             result(doc).score += f.title * titles[doc] / (f.k + rank)

@@ -31,6 +31,8 @@ from tracker.models import Document, Passage
 from .base import Hit, KeywordIndex, SearchFilters
 from .catalog import filter_conditions
 from .query import keyword_terms
+from .tantivydocs import TantivyDocumentIndex
+from .tantivytext import ANALYZER, analyzer
 
 FORMAT = "1"
 FIELDS = ("title", "authors", "text", "anchors")
@@ -41,15 +43,17 @@ FIELDS = ("title", "authors", "text", "anchors")
 # a title boost of 4 let any title sharing two words of a long query outrank the post
 # (Recall@1 0.04 on the held-out queries, 0.22 on the tuning ones; 0.25 gives 0.44 and 0.71).
 BOOSTS = {"title": 0.25, "authors": 1.0, "text": 1.0, "anchors": 1.0}
-_ANALYZER = "tracker"
 _HEAP = 64_000_000  # bytes of writer buffer: one segment per ~100k passages
 _MAX_ROUNDS = 6  # filtered search widens its prefetch 4x per round, then gives up widening
 
 _OUTBOX = (
     "CREATE TABLE IF NOT EXISTS keyword_outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
     "passage_id INTEGER, document_id INTEGER)",
-    "CREATE TRIGGER IF NOT EXISTS keyword_outbox_passage AFTER DELETE ON passage BEGIN "
-    "INSERT INTO keyword_outbox(passage_id) VALUES (old.id); END",
+    # A deleted passage, and its document (the document index re-reads what is left of it).
+    "DROP TRIGGER IF EXISTS keyword_outbox_passage",
+    "CREATE TRIGGER IF NOT EXISTS keyword_outbox_passage_document AFTER DELETE ON passage "
+    "BEGIN INSERT INTO keyword_outbox(passage_id, document_id) VALUES (old.id, old.document_id); "
+    "END",
     # Anchors: a link gained, lost or changed its target: that target's first passage changes.
     "CREATE TRIGGER IF NOT EXISTS keyword_outbox_link_insert AFTER INSERT ON link "
     "WHEN new.target_document_id IS NOT NULL BEGIN "
@@ -79,7 +83,7 @@ class KeywordRow:
 
 @dataclass(frozen=True)
 class Outbox:
-    """Changes not yet applied: deleted passages, documents whose anchors changed."""
+    """Changes not yet applied: deleted passages, documents whose passages or anchors changed."""
 
     last_seq: int
     passage_ids: list[int]
@@ -98,18 +102,8 @@ def _schema() -> Any:
     for name in ("passage_id", "document_id"):
         builder.add_unsigned_field(name, stored=False, indexed=True, fast=True)
     for name in FIELDS:  # no positions: an OR query of words needs only frequencies
-        builder.add_text_field(name, stored=False, tokenizer_name=_ANALYZER, index_option="freq")
+        builder.add_text_field(name, stored=False, tokenizer_name=ANALYZER, index_option="freq")
     return builder.build()
-
-
-def _analyzer() -> Any:
-    """Words as FTS5's `porter unicode61 remove_diacritics 2` sees them: lower case, accents
-    dropped, English (Porter) stems."""
-    from tantivy import Filter, TextAnalyzerBuilder, Tokenizer
-
-    return (TextAnalyzerBuilder(Tokenizer.simple()).filter(Filter.remove_long(64))
-            .filter(Filter.lowercase()).filter(Filter.ascii_fold())
-            .filter(Filter.stemmer("english")).build())
 
 
 class TantivyKeywordIndex(KeywordIndex):
@@ -120,6 +114,8 @@ class TantivyKeywordIndex(KeywordIndex):
         self.engine, self.folder = engine, folder
         self.boosts = dict(BOOSTS if boosts is None else boosts)
         self._index: Any = None
+        self.documents: TantivyDocumentIndex = TantivyDocumentIndex(
+            engine, folder.with_name(f"{folder.name}-documents"))
 
     # --- opening ---------------------------------------------------------------------------
 
@@ -151,7 +147,7 @@ class TantivyKeywordIndex(KeywordIndex):
             raise IndexBackendError(f"No keyword index at {self.folder}; run `tracker index`")
         try:
             index = tantivy.Index.open(str(self.folder))
-            index.register_tokenizer(_ANALYZER, _analyzer())
+            index.register_tokenizer(ANALYZER, analyzer())
             index.reload()
         except (ValueError, OSError, RuntimeError) as e:
             raise IndexBackendError(
@@ -168,14 +164,15 @@ class TantivyKeywordIndex(KeywordIndex):
             shutil.rmtree(self.folder)
         self.folder.mkdir(parents=True)
         index = tantivy.Index(_schema(), path=str(self.folder))
-        index.register_tokenizer(_ANALYZER, _analyzer())
+        index.register_tokenizer(ANALYZER, analyzer())
         (self.folder / "tracker-format").write_text(FORMAT + "\n")
         self._index = index
         return index
 
     def close(self) -> None:
-        """Forget the open index."""
+        """Forget the open indexes."""
         self._index = None
+        self.documents.close()
 
     @staticmethod
     def _searcher(index: Any) -> Any:
@@ -226,6 +223,11 @@ class TantivyKeywordIndex(KeywordIndex):
                                *filter_conditions(filters)))
                 found.update({int(pid or 0): int(did) for pid, did in conn.execute(stmt)})
         return [Hit(pid, found[pid], score) for pid, score in scored if pid in found]
+
+    def search_documents(self, query: str, k: int,
+                         filters: SearchFilters) -> list[tuple[int, float]]:
+        """The `k` best documents by BM25 over their whole text (the document index)."""
+        return self.documents.search(query, k, filters)
 
     def count(self) -> int:
         """Passages in the index (0 when there is none)."""

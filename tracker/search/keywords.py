@@ -16,6 +16,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from tracker.errors import IndexBackendError
+from tracker.index.tantivydocs import DocumentRow, DocumentWriter, TantivyDocumentIndex
 from tracker.index.tantivyindex import (
     KeywordRow,
     KeywordWriter,
@@ -40,6 +41,8 @@ class KeywordSync:
     removed: int = 0
     anchors: int = 0
     """Documents whose anchor evidence was re-indexed."""
+    documents: int = 0
+    """Documents (re)indexed whole in the document index."""
 
 
 def tantivy_index(engine: Engine) -> TantivyKeywordIndex:
@@ -65,6 +68,11 @@ def sync_keywords(engine: Engine, *, rebuild: bool = False,
         _rebuild(engine, index, report, progress)
         _searchable(report, progress)
         return report
+    missing = _unusable_documents(index.documents)
+    if missing:
+        log.warning("The document index at %s is %s: building it from the store",
+                    index.documents.folder, missing)
+        index.documents.create()
     while True:
         outbox = index.pending()
         writer = index.writer()
@@ -76,6 +84,7 @@ def sync_keywords(engine: Engine, *, rebuild: bool = False,
             writer.commit()
         finally:
             writer.close()
+        _update_documents(engine, index.documents, outbox.document_ids, report)
         if not outbox.last_seq:
             _searchable(report, progress)
             return report
@@ -87,6 +96,68 @@ def _searchable(report: KeywordSync, progress: Callable[[str, int, int], None] |
     that news (the TUI's) must find what was added."""
     if progress is not None:
         progress("keywords", report.added, report.added)
+
+
+def _unusable_documents(documents: TantivyDocumentIndex) -> str:
+    """Why the document index must be built afresh ("" when it can be updated)."""
+    if not documents.folder.exists():
+        return "missing"
+    if not documents.exists():
+        return "incomplete or of another format"
+    try:
+        documents.open()
+        documents.watermark()
+    except (IndexBackendError, ValueError) as e:
+        return f"unreadable ({e})"
+    return ""
+
+
+def _update_documents(engine: Engine, documents: TantivyDocumentIndex,
+                      changed: Sequence[int], report: KeywordSync) -> None:
+    """Re-index whole the documents that gained passages since the watermark and those the
+    outbox names (passages deleted, anchors changed), committing every `_CHECKPOINT`
+    passages' worth with the watermark reached."""
+    from tracker.store.evidence import documents_after
+
+    mark = documents.watermark()
+    pending, since_commit, dirty = list(changed), 0, False
+    writer = documents.writer()
+    try:
+        while True:
+            with session_scope(engine) as session:
+                grown, upto = documents_after(session=session, after=mark, limit=_PAGE)
+            todo = list(dict.fromkeys([*pending, *grown]))
+            if not todo:
+                break
+            pending = []
+            _replace_documents(engine, writer, todo)
+            report.documents += len(todo)
+            mark, since_commit, dirty = upto, since_commit + _PAGE, True
+            if since_commit >= _CHECKPOINT:
+                writer.commit(mark)
+                since_commit, dirty = 0, False
+        if dirty:
+            writer.commit(mark)
+    finally:
+        writer.close()
+
+
+def _replace_documents(engine: Engine, writer: DocumentWriter,
+                       document_ids: Sequence[int]) -> None:
+    """Delete these documents from the document index and add back those with passages."""
+    from tracker.store.evidence import anchor_evidence, document_passages
+
+    with session_scope(engine) as session:
+        passages = document_passages(session=session, document_ids=document_ids)
+        evidence = anchor_evidence(session=session, document_ids=list(passages))
+    writer.delete(document_ids)
+    rows = []
+    for document_id, parts in passages.items():
+        head = parts[0]
+        text = "\n\n".join([head.title, head.authors, *(p.text for p in parts)])
+        rows.append(DocumentRow(document_id, max(p.id for p in parts), text,
+                                evidence.get(document_id, "")))
+    writer.add(rows)
 
 
 def _unusable(index: TantivyKeywordIndex) -> str:
@@ -113,6 +184,8 @@ def _rebuild(engine: Engine, index: TantivyKeywordIndex, report: KeywordSync,
         writer.commit()
     finally:
         writer.close()
+    index.documents.create()
+    _update_documents(engine, index.documents, [], report)
     index.applied(last_seq)  # the rebuild read every passage and link written before it
 
 
@@ -174,6 +247,9 @@ def keyword_problem(index: TantivyKeywordIndex) -> str:
     passage is stored yet)."""
     problem = _unusable(index)
     if not problem:
+        documents = _unusable_documents(index.documents)
+        problem = f"without its document index ({documents})" if documents else ""
+    if not problem:
         return ""
     with session_scope(index.engine) as session:
         from tracker.store.evidence import passage_stats
@@ -197,4 +273,9 @@ def keyword_state(engine: Engine) -> tuple[str, int, int]:
         return f"{index.backlog():,} changes not applied", indexed, stored
     if index.max_passage_id() < newest or indexed != stored:
         return "out of step with the passages", indexed, stored
+    documents = _unusable_documents(index.documents)
+    if documents:
+        return f"document index {documents}", indexed, stored
+    if index.documents.watermark() < newest:
+        return "document index out of step with the passages", indexed, stored
     return "", indexed, stored

@@ -63,7 +63,7 @@ def _mend_keywords(engine: Engine, keyword: TantivyKeywordIndex) -> None:
         # Said on stderr whatever the log level: the first search after it pays for the build.
         print(f"tracker: the keyword index at {keyword.folder} is {problem}; rebuilding it "
               f"from the store", file=sys.stderr)
-        sync_keywords(engine, rebuild=True)
+        sync_keywords(engine)  # rebuilds what is unusable, brings the rest in step
         keyword.close()
 
 

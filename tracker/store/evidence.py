@@ -101,3 +101,27 @@ def passage_stats(*, session: Session) -> tuple[int, int]:
     count, largest = session.execute(
         select(func.count(), func.coalesce(func.max(col(Passage.id)), 0))).one()
     return int(count), int(largest)
+
+
+def documents_after(*, session: Session, after: int, limit: int) -> tuple[list[int], int]:
+    """Documents owning the next `limit` passages by id after `after`, and the last of those
+    passage ids (`after` when there are none)."""
+    stmt = (select(col(Passage.id), col(Passage.document_id)).where(col(Passage.id) > after)
+            .order_by(col(Passage.id)).limit(limit))
+    rows = session.execute(stmt).all()
+    if not rows:
+        return [], after
+    return list(dict.fromkeys(int(r[1]) for r in rows)), int(rows[-1][0])
+
+
+def document_passages(*, session: Session,
+                      document_ids: Sequence[int]) -> dict[int, list[PassageRow]]:
+    """Every passage of each of these documents that has any, in order."""
+    found: dict[int, list[PassageRow]] = {}
+    for chunk in chunks(list(document_ids)):
+        stmt = (select(*_ROW).where(col(Passage.document_id).in_(chunk))
+                .order_by(col(Passage.document_id), col(Passage.ordinal)))
+        for row in session.execute(stmt):
+            passage = PassageRow(*row)
+            found.setdefault(passage.document_id, []).append(passage)
+    return found
