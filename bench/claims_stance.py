@@ -1,0 +1,132 @@
+"""Stance held out WITHIN claims: a user labelled k passages of each side of a claim, the
+tracker reads the rest.
+
+    .venv/bin/python bench/claims_stance.py [--home .bench/claims] [--k 1 2]
+
+The store is bench/claims_db.py's, copied to a scratch folder. For every judged pair (the passage
+its quote lies in, with the judged stance) of bench/claims_eval.jsonl:
+
+- per claim, the first k supporting and the first k opposing judged posts (file order, as judged)
+  are the user's labels; the claim's other judged pairs are held out. Only claims with at least k
+  of each side and something left over take part; the count is printed;
+- the claims are split in two folds by position (even, odd). For the claims of one fold, the
+  combiner of `tracker.index.stance_local` is fitted on leave-one-out features of the OTHER
+  fold's claims (all their labels: claims a user labelled before); the held-out pairs never train
+  anything;
+- beside it, on the same held-out pairs: the same features with the fixed rule (no fitted
+  combiner), the across-claims model of `tracker.index.stance` trained on the other fold's
+  labels (what ships today), the cue-word rule, and always "supports".
+
+Accuracy counts "unclear" as wrong; balanced accuracy is the mean recall of the two sides
+("unclear" as wrong too); coverage is the share answered. The abstain→supports columns read an
+"unclear" as "supports".
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bench.claims_db import DEFAULT_HOME  # noqa: E402
+from bench.claims_quality import load_claims, resolve, scratch_copy  # noqa: E402
+from bench.claims_sides import held_out_targets, score_stance  # noqa: E402
+
+
+def claim_pairs(engine: Any, searcher: Any, items: list[dict[str, Any]],
+                ids: dict[str, int]) -> list[list[tuple[Any, str]]]:
+    """Per claim, its judged pairs (file order) with their stances."""
+    from tracker.claims.stance import make_pairs
+
+    out = []
+    for n, item in enumerate(items):
+        targets, stances = held_out_targets(engine, searcher, [item], ids)
+        targets = [t.__class__(t.claim, -1 - n, t.document_id, t.passage_id, t.text)
+                   for t in targets]
+        out.append(list(zip(make_pairs(engine, searcher, targets), stances, strict=True)))
+    return out
+
+
+def split(pairs: list[tuple[Any, str]], k: int) -> tuple[list[tuple[Any, str]],
+                                                         list[tuple[Any, str]]] | None:
+    """(labels seen, held out): the first k of each side, and the rest; None if too few."""
+    seen = [p for side in ("supports", "opposes") for p in
+            [q for q in pairs if q[1] == side][:k]]
+    held = [p for p in pairs if all(p is not q for q in seen)]
+    if sum(s == "opposes" for _, s in seen) < k or sum(s == "supports" for _, s in seen) < k \
+            or not held:
+        return None
+    return seen, held
+
+
+def evaluate(per_claim: list[list[tuple[Any, str]]], k: int) -> None:
+    """Cross-fitted within-claim stance for k labels per side, with the baselines."""
+    from tracker.index.stance import StanceModel, StanceSettings, fit_stance_model
+    from tracker.index.stance_local import LocalSettings, LocalStance, fit_local
+
+    settings = LocalSettings(min_per_side=k)
+    truth: list[str] = []
+    rows: dict[str, list[str]] = {n: [] for n in ("local", "fixed", "across", "cues")}
+    claims = 0
+    for fold in (0, 1):
+        other = [c for n, c in enumerate(per_claim) if n % 2 != fold]
+        combiner = fit_local(other, settings)
+        flat = [p for c in other for p in c]
+        across = fit_stance_model([p for p, _ in flat], [s for _, s in flat], StanceSettings())
+        for n, pairs in enumerate(per_claim):
+            parts = split(pairs, k) if n % 2 == fold else None
+            if parts is None:
+                continue
+            seen, held = parts
+            claims += 1
+            held_pairs = [p for p, _ in held]
+            truth += [s for _, s in held]
+            rows["local"] += [s for s, _ in combiner.predict(held_pairs, seen)]
+            rows["fixed"] += [s for s, _ in LocalStance(settings).predict(held_pairs, seen)]
+            rows["across"] += [s for s, _ in across.predict(held_pairs)]
+            rows["cues"] += [s for s, _ in StanceModel(StanceSettings()).predict(held_pairs)]
+    print(f"\nk = {k} label(s) per side seen per claim: {len(truth)} held-out pairs of {claims} "
+          f"claims ({truth.count('supports')} supporting, {truth.count('opposes')} opposing)")
+    print(f"  {'':34s} acc    bal    cover  acc(answered)  abstain→supports: acc  bal")
+    score_stance("claim's own labels (fitted)", truth, rows["local"])
+    score_stance("claim's own labels (fixed rule)", truth, rows["fixed"])
+    score_stance("across claims (shipped model)", truth, rows["across"])
+    score_stance("cue-word rule", truth, rows["cues"])
+    score_stance("always 'supports'", truth, ["supports"] * len(truth))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--home", type=Path, default=DEFAULT_HOME)
+    parser.add_argument("--k", type=int, nargs="*", default=[1, 2])
+    args = parser.parse_args()
+    items = load_claims()
+    with tempfile.TemporaryDirectory(prefix="claims-stance-") as scratch:
+        os.environ["TRACKER_HOME"] = scratch
+        os.environ["HF_HUB_OFFLINE"] = "1"
+        from tracker.config import load_settings
+        from tracker.search.searcher import open_searcher
+        from tracker.store.engine import make_engine
+
+        database = scratch_copy(args.home.resolve(), Path(scratch))
+        settings = load_settings(database_url=f"sqlite:///{database}")
+        engine = make_engine(settings.sqlalchemy_url)
+        searcher = open_searcher(engine, settings)
+        if not searcher.has_vectors:
+            sys.exit(f"no vectors in {args.home}: run bench/claims_db.py")
+        ids = resolve(engine, items)
+        per_claim = claim_pairs(engine, searcher, items, ids)
+        print(f"{len(items)} claims, {sum(map(len, per_claim))} judged pairs located")
+        for k in args.k:
+            evaluate(per_claim, k)
+        engine.dispose()
+
+
+if __name__ == "__main__":
+    main()
