@@ -113,13 +113,19 @@ class PgTantivyKeywordIndex(TantivyKeywordIndex):
                 if conn.execute(text(f"SELECT pg_try_advisory_xact_lock({_LOCK})")).scalar_one():
                     pid = conn.execute(text("SELECT coalesce(max(id), 0) FROM passage"))
                     passage_id = int(pid.scalar_one())
-                    seq = conn.execute(text("SELECT coalesce(max(seq), 0) FROM keyword_outbox"))
-                    return Horizon(passage_id, int(seq.scalar_one()))
+                    # past every pruned row too: a rebuild covers them
+                    seq = conn.execute(text(
+                        "SELECT greatest(coalesce(max(seq), 0), (SELECT pruned FROM "
+                        "keyword_outbox_state)) FROM keyword_outbox"))
+                    horizon = Horizon(passage_id, int(seq.scalar_one()))
+                    break
             if time.monotonic() > deadline:
                 raise IndexBackendError(
                     f"A transaction writing passages or links has run for over {_WAIT:.0f} s; "
                     f"the keyword index waits for it. Retry `tracker index` when it ends")
             time.sleep(0.05)
+        self._prune()
+        return horizon
 
     def pending(self, limit: int = 50_000, upto: int | None = None) -> Outbox:
         """Outbox rows after the last one this replica applied (up to `upto`)."""
@@ -134,7 +140,7 @@ class PgTantivyKeywordIndex(TantivyKeywordIndex):
                       document_ids=sorted({int(r[2]) for r in rows if r[2] is not None}))
 
     def applied(self, last_seq: int) -> None:
-        """Record `last_seq` in this replica's own commit, then prune rows past their age."""
+        """Record `last_seq` in this replica's own commit."""
         writer = KeywordWriter(self.open())
         try:
             writer.delete([_SENTINEL])
@@ -142,13 +148,18 @@ class PgTantivyKeywordIndex(TantivyKeywordIndex):
             writer.commit()
         finally:
             writer.close()
-        self._prune()
 
     def _prune(self) -> None:
+        """Forget outbox rows past their age that this replica applied (each sync); other
+        replicas still behind them rebuild."""
+        try:
+            mine = self.applied_seq() if self.exists() else 0
+        except (IndexBackendError, ValueError):
+            mine = 0  # unreadable: it is rebuilt from the store anyway
         with self.engine.begin() as conn:
             gone = conn.execute(text(
                 f"DELETE FROM keyword_outbox WHERE at < now() - interval '{PRUNE_DAYS} days' "
-                f"RETURNING seq")).scalars().all()
+                f"AND seq <= :mine RETURNING seq"), {"mine": mine}).scalars().all()
             if gone:
                 conn.execute(text("UPDATE keyword_outbox_state SET pruned = greatest(pruned, "
                                   ":s) WHERE id = 1"), {"s": max(gone)})
