@@ -15,7 +15,8 @@ def open_keyword_index(engine: Engine, row_budget: int | None = None, *,
                        kind: str = "tantivy") -> KeywordIndex:
     """On SQLite, tantivy in a folder beside the file (`kind="tantivy"`, the default; FTS5 for
     an in-memory database) or FTS5 (`kind="fts5"`, words pruned to `row_budget` passages, if
-    given); PostgreSQL full-text search on PostgreSQL."""
+    given); on PostgreSQL, a tantivy replica in the data directory (`kind="tantivy"`) or the
+    server's own full-text search ranked by ts_rank (`kind="fts5"`, the engine before it)."""
     database = engine.url.database
     if engine.dialect.name == "sqlite" and kind == "tantivy" and database \
             and database != ":memory:":
@@ -26,6 +27,12 @@ def open_keyword_index(engine: Engine, row_budget: int | None = None, *,
         from .sqlite import SqliteKeywordIndex
 
         return SqliteKeywordIndex(engine, row_budget=row_budget)
+    if engine.dialect.name == "postgresql" and kind == "tantivy":
+        from tracker.paths import data_dir
+
+        from .tantivyreplica import PgTantivyKeywordIndex, replica_folder
+
+        return PgTantivyKeywordIndex(engine, replica_folder(engine, data_dir()))
     if engine.dialect.name == "postgresql":
         from .pgvector import PgKeywordIndex
 

@@ -82,6 +82,16 @@ class KeywordRow:
 
 
 @dataclass(frozen=True)
+class Horizon:
+    """What one sync may read: passages up to `passage_id` (None: every one) and outbox rows
+    up to `seq`. On SQLite one writer at a time makes every stored row final; on PostgreSQL
+    a row with a lower id may still be in flight (`tracker.index.tantivyreplica`)."""
+
+    passage_id: int | None
+    seq: int
+
+
+@dataclass(frozen=True)
 class Outbox:
     """Changes not yet applied: deleted passages, documents whose passages or anchors changed."""
 
@@ -251,12 +261,23 @@ class TantivyKeywordIndex(KeywordIndex):
         index = self._index if self._index is not None else self.open()
         return KeywordWriter(index)
 
-    def pending(self, limit: int = 50_000) -> Outbox:
-        """The oldest changes not yet applied."""
+    def horizon(self) -> Horizon:
+        """How far this sync may read (every passage; the outbox as it stands)."""
+        with self.engine.connect() as conn:
+            seq = conn.execute(text("SELECT coalesce(max(seq), 0) FROM keyword_outbox"))
+            return Horizon(None, int(seq.scalar_one()))
+
+    def stale(self) -> str:
+        """Why a readable index no longer describes this database ("" when it does)."""
+        return ""
+
+    def pending(self, limit: int = 50_000, upto: int | None = None) -> Outbox:
+        """The oldest changes not yet applied (up to the outbox row `upto`, when given)."""
+        bound = "" if upto is None else " WHERE seq <= :upto"
         with self.engine.connect() as conn:
             rows = conn.execute(text(
-                "SELECT seq, passage_id, document_id FROM keyword_outbox ORDER BY seq LIMIT :n"),
-                {"n": limit}).all()
+                f"SELECT seq, passage_id, document_id FROM keyword_outbox{bound} "
+                f"ORDER BY seq LIMIT :n"), {"n": limit, "upto": upto}).all()
         return Outbox(last_seq=int(rows[-1][0]) if rows else 0,
                       passage_ids=[int(r[1]) for r in rows if r[1] is not None],
                       document_ids=sorted({int(r[2]) for r in rows if r[2] is not None}))

@@ -210,8 +210,9 @@ class IndexSettings(Section):
     ef_search: int = Field(default=128, ge=8)
     """HNSW search breadth of the embedded vector index: higher is slower and more exact."""
     keyword_engine: Literal["tantivy", "fts5"] = "tantivy"
-    """Embedded backend's keyword engine: tantivy (top-k BM25 with anchor text, in a folder
-    beside the database) or SQLite FTS5 (the engine before it; no anchor text)."""
+    """Keyword engine: tantivy (top-k BM25 with anchor text, in a folder beside a SQLite
+    database, or a replica of a PostgreSQL one in the data directory) or the database's own
+    full text (SQLite FTS5, no anchor text; PostgreSQL ts_rank, no IDF), the engines before."""
     keyword_budget: int | None = Field(default=None, ge=1)
     """Embedded backend: keep only the rarest query words whose passages add up to this many
     (faster keyword search in a store of millions of passages, at a cost in quality); off."""

@@ -1,6 +1,6 @@
 """Anchor text and citing sentences find the cited post on both backends, through the CLI:
-SQLite (tantivy) and PostgreSQL (the `keyword_anchor` table), including links resolved or
-removed after the first `tracker index`."""
+SQLite (tantivy) and PostgreSQL (its tantivy replica, and the `keyword_anchor` table of the
+ts_rank engine), including links resolved or removed after the first `tracker index`."""
 
 from __future__ import annotations
 
@@ -25,12 +25,12 @@ def store_url(database_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
     return database_url
 
 
-def index_store(url: str, *docs: DocumentCreate) -> None:
+def index_store(url: str, *docs: DocumentCreate, **index: object) -> None:
     """Store documents and run an index (hash vectors)."""
     engine = make_engine(url)
     try:
         put(engine, *docs)
-        run_index(engine, HashEmbedder())
+        run_index(engine, HashEmbedder(), **index)
     finally:
         engine.dispose()
 
@@ -68,12 +68,16 @@ def test_links_resolved_or_removed_later_reach_the_index(shared: Path, store_url
 @pytest.mark.postgres
 def test_postgres_anchor_rows_follow_the_links(shared: Path, pg_url: str,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    """Evidence is one row per cited document, replaced (not appended) when links change, and
-    the queue is empty after `tracker index`."""
+    """With the ts_rank engine (`index.keyword_engine = "fts5"`), evidence is one row per
+    cited document, replaced (not appended) when links change, and the queue is empty after
+    `tracker index`."""
     monkeypatch.setenv("TRACKER_DATABASE_URL", pg_url)
+    monkeypatch.setenv("TRACKER_INDEX__KEYWORD_ENGINE", "fts5")
     target = real_posts(shared, 2)[1]
-    index_store(pg_url, target, citing("c4", target, ANCHOR), citing("c5", target, ANCHOR))
-    index_store(pg_url, citing("c5", target, '<p><a href="{url}">Glimmerfax essay</a></p>'))
+    index_store(pg_url, target, citing("c4", target, ANCHOR), citing("c5", target, ANCHOR),
+                keyword_engine="fts5")
+    index_store(pg_url, citing("c5", target, '<p><a href="{url}">Glimmerfax essay</a></p>'),
+                keyword_engine="fts5")
     engine = make_engine(pg_url)
     try:
         with engine.connect() as conn:

@@ -61,7 +61,7 @@ def repair(engine: Engine, settings: Settings) -> list[str]:
     from tracker.search.indexing import reconcile_vectors
 
     done = []
-    if engine.dialect.name == "sqlite" and settings.index.keyword_engine == "tantivy":
+    if settings.index.keyword_engine == "tantivy":
         from tracker.search.keywords import keyword_state, sync_keywords
 
         if keyword_state(engine)[0]:
@@ -109,18 +109,26 @@ def _tantivy(engine: Engine) -> Finding:
     if problem == "missing" and not stored:
         return Finding("keyword index", OK, "nothing indexed yet")
     if problem:
-        return Finding("keyword index", BROKEN, f"tantivy: {problem} ({indexed:,} of "
-                       f"{stored:,} passages)", "tracker doctor --repair")
-    return Finding("keyword index", OK, f"tantivy: {stored:,} passages, in step")
+        return Finding("keyword index", BROKEN, f"{_engine(engine)}: {problem} ({indexed:,} "
+                       f"of {stored:,} passages)", "tracker doctor --repair")
+    return Finding("keyword index", OK, f"{_engine(engine)}: {stored:,} passages, in step")
+
+
+def _engine(engine: Engine) -> str:
+    if engine.dialect.name == "sqlite":
+        return "tantivy"
+    from tracker.search.keywords import tantivy_index
+
+    return f"tantivy replica at {tantivy_index(engine).folder}"
 
 
 def _keyword(engine: Engine, tantivy: bool = False) -> Finding:
     with session_scope(engine) as session:
         stored = int(session.execute(select(func.count()).select_from(Passage)).scalar_one())
-    if engine.dialect.name != "sqlite":
-        return Finding("keyword index", OK, "PostgreSQL full text (kept by the database)")
     if tantivy:
         return _tantivy(engine)
+    if engine.dialect.name != "sqlite":
+        return Finding("keyword index", OK, "PostgreSQL full text (kept by the database)")
     from tracker.index.sqlite import fts_in_step
 
     state = fts_in_step(engine)

@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from tracker.errors import IndexBackendError
 from tracker.index.tantivydocs import DocumentRow, DocumentWriter, TantivyDocumentIndex
 from tracker.index.tantivyindex import (
+    Horizon,
     KeywordRow,
     KeywordWriter,
     TantivyKeywordIndex,
@@ -46,8 +47,15 @@ class KeywordSync:
 
 
 def tantivy_index(engine: Engine) -> TantivyKeywordIndex:
-    """The tantivy index beside the SQLite database of `engine`."""
+    """The tantivy index beside the SQLite database of `engine`, or the replica of a
+    PostgreSQL database in the data directory."""
     database = engine.url.database
+    if engine.dialect.name == "postgresql":
+        from tracker.index.backends import open_keyword_index
+
+        replica = open_keyword_index(engine, kind="tantivy")
+        assert isinstance(replica, TantivyKeywordIndex)
+        return replica
     if engine.dialect.name != "sqlite" or not database or database == ":memory:":
         raise IndexBackendError("The tantivy keyword index needs a SQLite database file")
     return TantivyKeywordIndex(engine, keyword_folder(Path(database)))
@@ -60,12 +68,13 @@ def sync_keywords(engine: Engine, *, rebuild: bool = False,
     index.ensure()
     report = KeywordSync()
     reason = "asked to" if rebuild else _unusable(index)
+    horizon = index.horizon()  # on PostgreSQL: no id at or below it is still in flight
     if reason:
         if reason != "asked to":
             log.warning("The keyword index at %s is %s: rebuilding it from the store",
                         index.folder, reason)
         report.rebuilt = reason
-        _rebuild(engine, index, report, progress)
+        _rebuild(engine, index, horizon, report, progress)
         _searchable(report, progress)
         return report
     missing = _unusable_documents(index.documents)
@@ -74,17 +83,18 @@ def sync_keywords(engine: Engine, *, rebuild: bool = False,
                     index.documents.folder, missing)
         index.documents.create()
     while True:
-        outbox = index.pending()
+        outbox = index.pending(upto=horizon.seq)
         writer = index.writer()
         try:
             after = index.max_passage_id()
             if outbox.last_seq:
                 _apply(engine, writer, outbox.passage_ids, outbox.document_ids, after, report)
-            _add_new(engine, index, writer, after, report, progress)
+            _add_new(engine, writer, after, horizon.passage_id, report, progress)
             writer.commit()
         finally:
             writer.close()
-        _update_documents(engine, index.documents, outbox.document_ids, report)
+        _update_documents(engine, index.documents, outbox.document_ids, horizon.passage_id,
+                          report)
         if not outbox.last_seq:
             _searchable(report, progress)
             return report
@@ -113,7 +123,7 @@ def _unusable_documents(documents: TantivyDocumentIndex) -> str:
 
 
 def _update_documents(engine: Engine, documents: TantivyDocumentIndex,
-                      changed: Sequence[int], report: KeywordSync) -> None:
+                      changed: Sequence[int], upto: int | None, report: KeywordSync) -> None:
     """Re-index whole the documents that gained passages since the watermark and those the
     outbox names (passages deleted, anchors changed), committing every `_CHECKPOINT`
     passages' worth with the watermark reached."""
@@ -125,14 +135,15 @@ def _update_documents(engine: Engine, documents: TantivyDocumentIndex,
     try:
         while True:
             with session_scope(engine) as session:
-                grown, upto = documents_after(session=session, after=mark, limit=_PAGE)
+                grown, reached = documents_after(session=session, after=mark, limit=_PAGE,
+                                                 upto=upto)
             todo = list(dict.fromkeys([*pending, *grown]))
             if not todo:
                 break
             pending = []
             _replace_documents(engine, writer, todo)
             report.documents += len(todo)
-            mark, since_commit, dirty = upto, since_commit + _PAGE, True
+            mark, since_commit, dirty = reached, since_commit + _PAGE, True
             if since_commit >= _CHECKPOINT:
                 writer.commit(mark)
                 since_commit, dirty = 0, False
@@ -169,32 +180,23 @@ def _unusable(index: TantivyKeywordIndex) -> str:
     try:
         index.open()
         index.max_passage_id()
+        return index.stale()
     except (IndexBackendError, ValueError) as e:
         return f"unreadable ({e})"
-    return ""
 
 
-def _rebuild(engine: Engine, index: TantivyKeywordIndex, report: KeywordSync,
-             progress: Callable[[str, int, int], None] | None) -> None:
-    last_seq = _last_seq(engine)
+def _rebuild(engine: Engine, index: TantivyKeywordIndex, horizon: Horizon,
+             report: KeywordSync, progress: Callable[[str, int, int], None] | None) -> None:
     index.create()
     writer = index.writer()
     try:
-        _add_new(engine, index, writer, 0, report, progress)
+        _add_new(engine, writer, 0, horizon.passage_id, report, progress)
         writer.commit()
     finally:
         writer.close()
     index.documents.create()
-    _update_documents(engine, index.documents, [], report)
-    index.applied(last_seq)  # the rebuild read every passage and link written before it
-
-
-def _last_seq(engine: Engine) -> int:
-    from sqlalchemy import text
-
-    with engine.connect() as conn:
-        return int(conn.execute(text("SELECT coalesce(max(seq), 0) FROM keyword_outbox"))
-                   .scalar_one())
+    _update_documents(engine, index.documents, [], horizon.passage_id, report)
+    index.applied(horizon.seq)  # the rebuild read every passage and link written before it
 
 
 def _apply(engine: Engine, writer: KeywordWriter, passage_ids: Sequence[int],
@@ -214,10 +216,10 @@ def _apply(engine: Engine, writer: KeywordWriter, passage_ids: Sequence[int],
     report.anchors += len(leads)
 
 
-def _add_new(engine: Engine, index: TantivyKeywordIndex, writer: KeywordWriter, after: int,
+def _add_new(engine: Engine, writer: KeywordWriter, after: int, upto: int | None,
              report: KeywordSync, progress: Callable[[str, int, int], None] | None) -> None:
-    """Passages above `after`, with the anchor evidence of first passages, committed every
-    `_CHECKPOINT` passages."""
+    """Passages above `after` (up to `upto`, when given), with the anchor evidence of first
+    passages, committed every `_CHECKPOINT` passages."""
     from tracker.store.evidence import anchor_evidence, passage_stats, passages_after
 
     with session_scope(engine) as session:
@@ -225,7 +227,7 @@ def _add_new(engine: Engine, index: TantivyKeywordIndex, writer: KeywordWriter, 
     since_commit = 0
     while True:
         with session_scope(engine) as session:
-            rows = passages_after(session=session, after=after, limit=_PAGE)
+            rows = passages_after(session=session, after=after, limit=_PAGE, upto=upto)
             leads = [p.document_id for p in rows if p.ordinal == 0]
             evidence = anchor_evidence(session=session, document_ids=leads) if leads else {}
         if not rows:

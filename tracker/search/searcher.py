@@ -55,7 +55,9 @@ def open_searcher(engine: Engine, settings: Settings) -> HybridSearcher:
 
 def _mend_keywords(engine: Engine, keyword: TantivyKeywordIndex) -> None:
     """Build the keyword index from the store when it is missing or unreadable while passages
-    exist (a deleted or damaged folder); `sync_keywords` logs the one line that says so."""
+    exist (a deleted or damaged folder); `sync_keywords` logs the one line that says so. On
+    PostgreSQL the replica also catches up with what other machines wrote (a lock and two
+    queries when nothing is new)."""
     from tracker.search.keywords import keyword_problem, sync_keywords
 
     problem = keyword_problem(keyword)
@@ -63,6 +65,7 @@ def _mend_keywords(engine: Engine, keyword: TantivyKeywordIndex) -> None:
         # Said on stderr whatever the log level: the first search after it pays for the build.
         print(f"tracker: the keyword index at {keyword.folder} is {problem}; rebuilding it "
               f"from the store", file=sys.stderr)
+    if problem or engine.dialect.name == "postgresql":
         sync_keywords(engine)  # rebuilds what is unusable, brings the rest in step
         keyword.close()
 

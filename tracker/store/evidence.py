@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import and_, func, select
 from sqlmodel import Session, col
@@ -80,9 +81,11 @@ _ROW = (col(Passage.id), col(Passage.document_id), col(Passage.ordinal), col(Pas
         col(Passage.authors), col(Passage.text))
 
 
-def passages_after(*, session: Session, after: int, limit: int) -> list[PassageRow]:
-    """The next passages by id, after `after`."""
-    stmt = select(*_ROW).where(col(Passage.id) > after).order_by(col(Passage.id)).limit(limit)
+def passages_after(*, session: Session, after: int, limit: int,
+                   upto: int | None = None) -> list[PassageRow]:
+    """The next passages by id, after `after` (and up to `upto`, when given)."""
+    stmt = select(*_ROW).where(col(Passage.id) > after, *_upto(upto)) \
+        .order_by(col(Passage.id)).limit(limit)
     return [PassageRow(*row) for row in session.execute(stmt)]
 
 
@@ -103,10 +106,16 @@ def passage_stats(*, session: Session) -> tuple[int, int]:
     return int(count), int(largest)
 
 
-def documents_after(*, session: Session, after: int, limit: int) -> tuple[list[int], int]:
-    """Documents owning the next `limit` passages by id after `after`, and the last of those
-    passage ids (`after` when there are none)."""
-    stmt = (select(col(Passage.id), col(Passage.document_id)).where(col(Passage.id) > after)
+def _upto(upto: int | None) -> list[Any]:
+    return [] if upto is None else [col(Passage.id) <= upto]
+
+
+def documents_after(*, session: Session, after: int, limit: int,
+                    upto: int | None = None) -> tuple[list[int], int]:
+    """Documents owning the next `limit` passages by id after `after` (up to `upto`, when
+    given), and the last of those passage ids (`after` when there are none)."""
+    stmt = (select(col(Passage.id), col(Passage.document_id))
+            .where(col(Passage.id) > after, *_upto(upto))
             .order_by(col(Passage.id)).limit(limit))
     rows = session.execute(stmt).all()
     if not rows:
