@@ -199,9 +199,11 @@ def tune(searcher: Any, gathered: Sequence[Any], queries: Sequence[dict[str, Any
     sub_g, sub_t = [gathered[i] for i in tune_idx], [targets[i] for i in tune_idx]
     best, best_score = base, -1.0
     vector = (0.4, 0.7, 1.0, 1.5) if searcher.has_vectors else (base.vector,)
-    for k, v, t, a, y in itertools.product((5.0, 10.0, 20.0, 60.0), vector, (0.0, 0.25, 0.5),
-                                           (0.25, 0.5, 1.0), (0.0, 0.5)):
-        fusion = replace(base, k=k, vector=v, title=t, author=a, year_bonus=y)
+    for k, kw, d, v, t, a, y in itertools.product(
+            (5.0, 10.0, 20.0, 60.0), (0.0, 0.5, 1.0), (0.5, 1.0, 1.5), vector, (0.0, 0.25, 0.5),
+            (0.25, 0.5, 1.0), (0.0, 0.5)):
+        fusion = replace(base, k=k, keyword=kw, document=d, vector=v, title=t, author=a,
+                         year_bonus=y)
         score = objective(metrics(ranked(searcher, sub_g, fusion), sub_t))
         if score > best_score:
             best, best_score = fusion, score
@@ -241,8 +243,12 @@ def main() -> None:
     started = time.perf_counter()
     base = gather_all(searcher, queries, Understanding())
     print(f"gathered {len(queries)} queries in {time.perf_counter() - started:.1f} s")
-    methods["FTS5 keyword list only"] = [list(dict.fromkeys(h.document_id for h in g.lists[
+    methods["passage keywords only"] = [list(dict.fromkeys(h.document_id for h in g.lists[
         "keyword"]))[:10] for g in base]
+    methods["document keywords only"] = [g.documents[:10] for g in base]
+    if searcher.has_vectors:
+        methods["vectors only"] = [list(dict.fromkeys(h.document_id for h in g.lists[
+            "vector"]))[:10] for g in base]
     methods["hybrid, no understanding"] = ranked(searcher, base, shipped)
     full = Understanding(aliases=True, first_names=True, prf_passages=5)
     gathered = {"none": base}

@@ -30,7 +30,7 @@ from tracker.models import Document
 from .base import SearchFilters
 from .catalog import filter_conditions
 from .query import keyword_terms
-from .tantivytext import ANALYZER, analyzer
+from .tantivytext import ANALYZER, analyzer, open_writer
 
 FORMAT = "1"
 FIELDS = ("all", "anchors")
@@ -195,7 +195,7 @@ class DocumentWriter:
 
     def __init__(self, index: Any) -> None:
         self.index = index
-        self._writer = index.writer(heap_size=_HEAP, num_threads=1)
+        self._writer = open_writer(index, _HEAP)
 
     def delete(self, document_ids: Iterable[int]) -> None:
         """Drop documents by id (unknown ids are ignored)."""

@@ -32,7 +32,7 @@ from .base import Hit, KeywordIndex, SearchFilters
 from .catalog import filter_conditions
 from .query import keyword_terms
 from .tantivydocs import TantivyDocumentIndex
-from .tantivytext import ANALYZER, analyzer
+from .tantivytext import ANALYZER, analyzer, open_writer
 
 FORMAT = "1"
 FIELDS = ("title", "authors", "text", "anchors")
@@ -302,7 +302,7 @@ class KeywordWriter:
 
     def __init__(self, index: Any) -> None:
         self.index = index
-        self._writer = index.writer(heap_size=_HEAP, num_threads=1)
+        self._writer = open_writer(index, _HEAP)
 
     def delete(self, passage_ids: Iterable[int]) -> None:
         """Drop passages by id (unknown ids are ignored)."""

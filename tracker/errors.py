@@ -42,3 +42,7 @@ class NotFoundError(TrackerError):
 
 class IndexBackendError(TrackerError):
     """The search index could not be built or read."""
+
+
+class KeywordWriterBusy(IndexBackendError):
+    """Another process (or thread) is writing the keyword index right now."""

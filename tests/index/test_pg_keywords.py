@@ -232,3 +232,28 @@ def test_doctor_reports_the_replica(shared: Path, pg_url: str,
     result = CliRunner().invoke(cli, ["doctor", "--repair"])
     assert "keyword index (tantivy) rebuilt" in result.output, result.output
     assert keyword_finding()["state"] == "ok"
+
+
+def test_a_search_answers_while_another_process_writes_the_replica(
+        shared: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Catching the replica up at search time is skipped, not fatal, while another process
+    holds the writer (eight readers opening searches at once on one data directory)."""
+    monkeypatch.setenv("TRACKER_DATABASE_URL", pg_url)
+    engine = make_engine(pg_url)
+    posts = real_posts(shared, 3)
+    put(engine, *posts)
+    run_index(engine, HashEmbedder())
+    keyword = open_keyword_index(engine)
+    assert isinstance(keyword, PgTantivyKeywordIndex)
+    held = keyword.writer()  # what another process's catch-up would hold
+    try:
+        word = posts[0].title.split()[0]
+        result = CliRunner().invoke(cli, ["search", "--json", word])
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["results"], result.output
+        result = CliRunner().invoke(cli, ["index"])
+        assert result.exit_code == 1 and "being written by another process" in result.output
+        assert "Traceback" not in result.output
+    finally:
+        held.close()
+        engine.dispose()

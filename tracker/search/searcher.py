@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 from typing import TYPE_CHECKING
@@ -9,7 +10,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 
 from tracker.config import Settings
-from tracker.errors import IndexBackendError
+from tracker.errors import IndexBackendError, KeywordWriterBusy
 from tracker.search.indexing import make_embedder
 from tracker.search.models import effective, static_model
 
@@ -65,8 +66,13 @@ def _mend_keywords(engine: Engine, keyword: TantivyKeywordIndex) -> None:
         # Said on stderr whatever the log level: the first search after it pays for the build.
         print(f"tracker: the keyword index at {keyword.folder} is {problem}; rebuilding it "
               f"from the store", file=sys.stderr)
-    if problem or engine.dialect.name == "postgresql":
+    if problem:
         sync_keywords(engine)  # rebuilds what is unusable, brings the rest in step
+        keyword.close()
+    elif engine.dialect.name == "postgresql":
+        # Another process catching this replica up holds the writer: search it as it stands.
+        with contextlib.suppress(KeywordWriterBusy):
+            sync_keywords(engine)
         keyword.close()
 
 
