@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, update
+from sqlalchemy import delete, func, insert, update
 from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 
@@ -311,9 +311,14 @@ def _resolve_links(session: Session, *, document_ids: Sequence[int], keys: Seque
             .where(col(Link.document_id).in_(chunk), col(Link.target_key).is_not(None))
             .values(target_document_id=target)
         )
+    # `coalesce(…, 0) = 0` rather than `IS NULL`: SQLite would otherwise walk its
+    # target_document_id index through every unresolved link in the store for each chunk of
+    # keys (measured: 1.5 of 6.7 CPU-s writing the 39,314 corpus posts, growing with the
+    # store); this way it looks up each key in ix_link_target_key. Ids start at 1.
+    unresolved = func.coalesce(col(Link.target_document_id), 0) == 0
     for chunk in chunks(list(keys)):
         session.execute(
             update(Link)
-            .where(col(Link.target_key).in_(chunk), col(Link.target_document_id).is_(None))
+            .where(col(Link.target_key).in_(chunk), unresolved)
             .values(target_document_id=target)
         )
