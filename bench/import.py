@@ -10,11 +10,12 @@ document is split into passages (keyword-searchable), a keyword query over the r
 Each file also gets the CPU seconds of the writing process and of its parse workers, and the
 load average is printed before and after: on a shared machine the wall clock alone misleads.
 
-Measured 2026-12-06 (SQLite, 2 CPUs shared, load average 5–6), the previous commit and this
-one back to back, twice: all 47,070 documents at 1,261 and 1,769/s before, 2,250 and 2,047/s
-after; the writer's CPU for posts.jsonl.gz 12.6/12.2 s before, 9.8/10.8 s after (parse
-workers 7–9 s). The 5,000/s goal is not reached: the writer needs ~10 CPU-s for the posts
-(~7 s upsert through SQLAlchemy, ~2 s unpickling the workers' documents, ~0.5 s gunzip).
+Measured 2026-12-06 (SQLite, 2 CPUs shared, load average 5–6), the previous import path
+(a634da7) and this one back to back, four pairs (the first two before the link-resolution
+fix): all 47,070 documents at 1,261–1,780/s before, 1,438–2,250/s after; the writer's CPU for
+posts.jsonl.gz 12.2–13.4 s before, 9.4–10.8 s after, parse workers 7–9 s. The 5,000/s goal is
+not reached: the writer needs ~11 CPU-s for all files (upsert through SQLAlchemy ~6 s for the
+posts, unpickling the workers' documents ~2.3 s, gunzip ~0.5 s), ~4,300/s at best on one core.
 """
 
 from __future__ import annotations
