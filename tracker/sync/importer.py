@@ -80,7 +80,9 @@ def import_file(
     is not JSONL of a known shape (before anything is written)."""
     report = ImportReport(path=path)
     started = time.perf_counter()
-    workers = workers if workers is not None else _cores()
+    # Parsing costs ~0.8x the single writer's CPU (bench/import.py), so more than a few
+    # workers only add memory (a chunk in flight each) without adding speed.
+    workers = workers if workers is not None else min(_cores(), 4)
     try:
         handle = open_lines(path)
     except OSError as e:
