@@ -7,12 +7,22 @@ Reported: documents per second per file and overall (read, parse, normalise HTML
 links, upsert with aliases and link resolution, commit), the seconds until every imported
 document is split into passages (keyword-searchable), a keyword query over the result, and
 (with --backfill) seconds per page of 100 documents for `tracker backfill` with no delay.
+Each file also gets the CPU seconds of the writing process and of its parse workers, and the
+load average is printed before and after: on a shared machine the wall clock alone misleads.
+
+Measured 2026-12-06 (SQLite, 2 CPUs shared, load average 5–6), the previous import path
+(a634da7) and this one back to back, four pairs (the first two before the link-resolution
+fix): all 47,070 documents at 1,261–1,780/s before, 1,438–2,250/s after; the writer's CPU for
+posts.jsonl.gz 12.2–13.4 s before, 9.4–10.8 s after, parse workers 7–9 s. The 5,000/s goal is
+not reached: the writer needs ~11 CPU-s for all files (upsert through SQLAlchemy ~6 s for the
+posts, unpickling the workers' documents ~2.3 s, gunzip ~0.5 s), ~4,300/s at best on one core.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -34,15 +44,20 @@ def bench_import(home: Path, split: bool) -> None:
     settings = load_settings()
     engine = make_engine(settings.sqlalchemy_url)
     total_docs, total_seconds = 0, 0.0
+    print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     for name in FILES:
+        before = _cpu()
         report = import_file(engine, CORPUS / name)
+        writer, workers = (after - start for after, start in zip(_cpu(), before, strict=True))
         total_docs += report.documents
         total_seconds += report.seconds
         print(f"{name}: {report.lines} lines, {report.documents} documents in "
               f"{report.seconds:.1f} s = {report.documents / report.seconds:,.0f}/s; "
+              f"CPU {writer:.1f} s writer + {workers:.1f} s parse workers; "
               f"skipped {dict(report.skipped)}")
     print(f"all files: {total_docs} documents in {total_seconds:.1f} s = "
-          f"{total_docs / total_seconds:,.0f} documents/s")
+          f"{total_docs / total_seconds:,.0f} documents/s "
+          f"(load average after: {os.getloadavg()[0]:.1f})")
     if split:
         from tracker.search.indexing import split_documents
 
@@ -66,6 +81,14 @@ def bench_import(home: Path, split: bool) -> None:
             passages_by_priority(session=session, model=settings.index.model, limit=512)
         print(f"next 512 passages to embed, by priority: "
               f"{(time.perf_counter() - started) * 1000:.0f} ms")
+
+
+def _cpu() -> tuple[float, float]:
+    """CPU seconds of this process (reading, writing) and of its finished worker processes
+    (JSON and HTML): on a shared machine these say more than the wall clock."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(
+        resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
 
 
 def bench_backfill(home: Path) -> None:

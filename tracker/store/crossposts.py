@@ -41,6 +41,16 @@ class _Work:
     title: str
     posted_at: datetime | None
     authors: set[str]
+    names: tuple[str, ...] = ()
+    """Author names not yet split into `authors` tokens (done only for a title match: an
+    import writes thousands of posts a batch and almost none match)."""
+
+    def author_tokens(self) -> set[str]:
+        """The name tokens of every author."""
+        if self.names:
+            self.authors |= _name_tokens(self.names)
+            self.names = ()
+        return self.authors
 
 
 def same_work(*, session: Session, document_id: int) -> list[tuple[Document, str]]:
@@ -76,8 +86,8 @@ def link_crossposts(session: Session, attached: Sequence[tuple[int, DocumentCrea
 
 
 def _work_of(doc_id: int, doc: DocumentCreate) -> _Work:
-    return _Work(doc_id, doc.kind, doc.source, doc.title, _aware(doc.posted_at),
-                 _name_tokens(a.name for a in doc.authors))
+    return _Work(doc_id, doc.kind, doc.source, doc.title, _aware(doc.posted_at), set(),
+                 tuple(a.name for a in doc.authors))
 
 
 def _pairs_by_link_url(
@@ -155,7 +165,7 @@ def _title_match(a: _Work, b: _Work) -> str | None:
     if not _may_pair(a, b) or a.posted_at is None or b.posted_at is None:
         return None
     apart = abs(a.posted_at - b.posted_at)
-    if apart <= timedelta(days=_SAME_WORK_DAYS) and a.authors & b.authors:
+    if apart <= timedelta(days=_SAME_WORK_DAYS) and a.author_tokens() & b.author_tokens():
         return "title+author"
     if apart <= timedelta(days=_TITLE_ONLY_DAYS) and len(
         _title_key(a.title).split()

@@ -24,7 +24,16 @@ from sqlalchemy import Engine
 
 from tracker import store
 from tracker.errors import ConfigError, TrackerError
-from tracker.ingest.dumps import Line, Unmapped, converter, detect_format, open_lines, read_lines
+from tracker.ingest.dumps import (
+    Line,
+    RawLine,
+    Unmapped,
+    converter,
+    detect_format,
+    open_lines,
+    parse_line,
+    read_raw_lines,
+)
 from tracker.models import DocumentCreate
 from tracker.store.engine import session_scope
 from tracker.store.history import owners_of_keys
@@ -71,15 +80,17 @@ def import_file(
     is not JSONL of a known shape (before anything is written)."""
     report = ImportReport(path=path)
     started = time.perf_counter()
-    workers = workers if workers is not None else min(os.cpu_count() or 1, 4)
+    # Parsing costs ~0.8x the single writer's CPU (bench/import.py), so more than a few
+    # workers only add memory (a chunk in flight each) without adding speed.
+    workers = workers if workers is not None else min(_cores(), 4)
     try:
         handle = open_lines(path)
     except OSError as e:
         raise TrackerError(f"{path}: cannot read it ({e.strerror}); give a readable file") from e
     with handle:
-        lines = read_lines(handle)
-        first = _first_record(lines, path, report)
-        report.format = detect_format(first.record or {}, path)
+        lines = read_raw_lines(handle)
+        first, parsed = _first_record(lines, path, report)
+        report.format = detect_format(parsed.record or {}, path)
         chunks = _chunks(_chain(first, lines), batch_size)
         for documents, part in _converted(chunks, report.format, workers):
             _merge(report, part)
@@ -88,8 +99,16 @@ def import_file(
     return report
 
 
-def _chunks(lines: Iterator[Line], size: int) -> Iterator[list[Line]]:
-    chunk: list[Line] = []
+def _cores() -> int:
+    """CPUs this process may run on (a container's limit, not the host's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS and Windows have no affinity call
+        return os.cpu_count() or 1
+
+
+def _chunks(lines: Iterator[RawLine], size: int) -> Iterator[list[RawLine]]:
+    chunk: list[RawLine] = []
     for line in lines:
         chunk.append(line)
         if len(chunk) >= size:
@@ -100,10 +119,11 @@ def _chunks(lines: Iterator[Line], size: int) -> Iterator[list[Line]]:
 
 
 def _converted(
-    chunks: Iterator[list[Line]], fmt: str, workers: int
+    chunks: Iterator[list[RawLine]], fmt: str, workers: int
 ) -> Iterator[tuple[list[DocumentCreate], ImportReport]]:
-    """Chunks converted in order; from the second chunk on, in worker processes while this
-    one writes (HTML normalisation is about half of an import's CPU time: bench/import.py)."""
+    """Chunks converted in order, in worker processes while this one writes: JSON parsing
+    and HTML normalisation are ~60% of an import's CPU time (bench/import.py); this process
+    only reads raw lines and writes."""
     first = next(chunks, None)
     second = next(chunks, None) if first is not None else None
     if second is None or workers < 2:
@@ -116,7 +136,11 @@ def _converted(
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
         pending: deque[Future[tuple[list[DocumentCreate], ImportReport]]] = deque()
-        for chunk in itertools.chain([first, second], chunks):
+        for chunk in itertools.chain([second], itertools.islice(chunks, workers - 1)):
+            pending.append(pool.submit(convert_chunk, fmt, chunk))
+        # The first chunk here, while the workers start (each spends ~1 s importing).
+        yield convert_chunk(fmt, first)
+        for chunk in chunks:
             pending.append(pool.submit(convert_chunk, fmt, chunk))
             if len(pending) > workers:  # bounded: at most workers + 1 chunks in memory
                 yield pending.popleft().result()
@@ -124,12 +148,16 @@ def _converted(
             yield pending.popleft().result()
 
 
-def convert_chunk(fmt: str, lines: list[Line]) -> tuple[list[DocumentCreate], ImportReport]:
-    """Map a chunk of lines to documents; the report part holds its counts and examples."""
+def convert_chunk(
+    fmt: str, lines: list[RawLine]
+) -> tuple[list[DocumentCreate], ImportReport]:
+    """Parse and map a chunk of raw lines to documents; the report part holds its counts and
+    examples."""
     part = ImportReport(path=Path())
     convert = converter(fmt)
-    documents = [doc for line in lines if (doc := _map(line, convert, part)) is not None]
-    part.lines = lines[-1].number if lines else 0
+    documents = [doc for raw in lines
+                 if (doc := _map(parse_line(raw), convert, part)) is not None]
+    part.lines = lines[-1][0] if lines else 0
     return documents, part
 
 
@@ -140,19 +168,22 @@ def _merge(report: ImportReport, part: ImportReport) -> None:
     report.examples += part.examples[: _EXAMPLES - len(report.examples)]
 
 
-def _first_record(lines: Iterator[Line], path: Path, report: ImportReport) -> Line:
+def _first_record(
+    lines: Iterator[RawLine], path: Path, report: ImportReport
+) -> tuple[RawLine, Line]:
     """The first line, which must be a JSON object: anything else is not a JSONL file."""
-    for line in lines:
+    for raw in lines:
+        line = parse_line(raw)
         report.lines = line.number
         if line.record is None:
             raise TrackerError(
                 f"{path}: not a JSONL file (line {line.number}: {line.problem}); give an "
                 f"Alignment Research Dataset .jsonl file or a corpus .jsonl(.gz) file")
-        return line
+        return raw, line
     raise TrackerError(f"{path}: the file is empty; nothing to import")
 
 
-def _chain(first: Line, rest: Iterator[Line]) -> Iterator[Line]:
+def _chain(first: RawLine, rest: Iterator[RawLine]) -> Iterator[RawLine]:
     yield first
     yield from rest
 
