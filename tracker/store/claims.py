@@ -96,8 +96,8 @@ def get_claim(*, session: Session, claim_id: int, reader: str = DEFAULT_READER,
     merged into. Another reader's unshared claim is answered as if it did not exist."""
     claim = session.get(Claim, claim_id)
     if claim is None or not (claim.owner == reader or claim.shared):
-        raise NotFoundError(f"No claim {claim_id} for reader '{reader}'. `tracker claim list` "
-                            f"shows yours and the shared ones")
+        raise NotFoundError(f"No claim {claim_id}. `tracker claim list` shows the claims reader "
+                            f"'{reader}' sees (their own and shared ones)")
     seen = {claim_id}
     while follow and claim.merged_into is not None and claim.merged_into not in seen:
         seen.add(claim.merged_into)

@@ -32,13 +32,22 @@ def make_engine(url: str) -> Engine:
             event.listen(engine, "connect", _sqlite_pragmas)
         else:
             engine = create_engine(url, pool_pre_ping=True)
-        create_schema(engine)
     except SQLAlchemyError as e:
-        raise StoreError(
-            f"Cannot open the database at {redact_url(url)}: {e.__class__.__name__}: "
-            f"{str(e).splitlines()[0]}. Check TRACKER_DATABASE_URL or the data directory"
-        ) from e
+        raise _open_error(url, e) from e
+    try:
+        create_schema(engine)
+    except BaseException as e:
+        engine.dispose()  # no pooled connection left to the collector
+        if isinstance(e, SQLAlchemyError):
+            raise _open_error(url, e) from e
+        raise
     return engine
+
+
+def _open_error(url: str, e: SQLAlchemyError) -> StoreError:
+    return StoreError(
+        f"Cannot open the database at {redact_url(url)}: {e.__class__.__name__}: "
+        f"{str(e).splitlines()[0]}. Check TRACKER_DATABASE_URL or the data directory")
 
 
 def create_schema(engine: Engine) -> None:
