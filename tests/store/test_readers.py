@@ -23,7 +23,13 @@ from tests.index.conftest import T0, doc, put
 from tracker import store
 from tracker.cli import cli
 from tracker.store.engine import make_engine, session_scope
-from tracker.store.migrate import alembic_config, current_revision, head_revision, migrate
+from tracker.store.migrate import (
+    HEAD,
+    alembic_config,
+    current_revision,
+    head_revision,
+    migrate,
+)
 
 BODY = ("Optimising a proxy hard breaks it, says the first paragraph.\n\n"
         "A second paragraph disagrees: careful specification avoids the failure entirely.")
@@ -117,7 +123,7 @@ def test_a_fresh_store_is_created_at_the_head_with_the_default_reader(url: str) 
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
-            assert current_revision(conn) == head_revision() == "0002_readers"
+            assert current_revision(conn) == head_revision() == HEAD
         assert [r["name"] for r in ok_json("reader", "list")] == ["default"]
     finally:
         engine.dispose()
