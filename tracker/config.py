@@ -266,6 +266,9 @@ class Settings(BaseSettings):
     )
 
     database_url: str | None = None
+    user: str = "default"
+    """The reader commands act for (`--user` overrides it): their claims, labels, follows and
+    digests. Register others with `tracker reader add NAME`."""
     """SQLAlchemy URL; default `sqlite:///<data dir>/tracker.db`. PostgreSQL URLs use psycopg."""
     user_agent: str = f"tracker/{__version__} (AI-alignment literature tracker)"
     """Sent with every request, followed by the contact."""

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from sqlalchemy import JSON, Column, DateTime, Index, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import false as sa_false
 from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
 
@@ -303,6 +304,27 @@ class DocumentIndexState(SQLModel, table=True):
     indexed_at: datetime | None = _ts()
 
 
+# --- readers: who owns claims, labels, follows, digests and reading history -------------------
+
+DEFAULT_READER = "default"
+"""The reader a single-user store has, and whom rows from before readers belong to."""
+
+
+def _owner(*, index: bool = False) -> Any:
+    # A server default, so the migration that added the column gave every existing row to the
+    # default reader, and a fresh store built from these models says the same.
+    return Field(default=DEFAULT_READER, max_length=64, foreign_key="reader.name", index=index,
+                 sa_column_kwargs={"server_default": DEFAULT_READER})
+
+
+class Reader(SQLModel, table=True):
+    """A person sharing the store: documents and the index are common, claims, labels, follows,
+    digests and reading history are theirs (`tracker --user NAME`, `TRACKER_USER`)."""
+
+    name: str = Field(primary_key=True, max_length=64)
+    created_at: datetime | None = _ts()
+
+
 # --- claims ----------------------------------------------------------------------------------
 
 ClaimStance = Literal["supports", "opposes", "mentions"]
@@ -318,6 +340,10 @@ class Claim(SQLModel, table=True):
     updated_at: datetime | None = _ts()
     merged_into: int | None = Field(default=None, foreign_key="claim.id", index=True)
     """The claim this one was merged into (its links moved there); None while it is live."""
+    owner: str = _owner(index=True)
+    """The reader who made it; only they see it until it is shared."""
+    shared: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
+    """Shared with the team: every reader sees it, tags it, and its labels train everyone."""
 
 
 class ClaimLink(SQLModel, table=True):
@@ -350,6 +376,8 @@ class ClaimLink(SQLModel, table=True):
     """The passage the quote lies in when anchored (no foreign key: passages are replaced)."""
     score: float | None = None
     """The suggestion score, for links that came from `claim suggest`."""
+    tagged_by: str = _owner()
+    """The reader who tagged, accepted or rejected it (who tagged what, on a shared claim)."""
     created_at: datetime | None = _ts()
     updated_at: datetime | None = _ts()
 
@@ -360,9 +388,11 @@ class ClaimLink(SQLModel, table=True):
 class Interest(SQLModel, table=True):
     """Something the user follows: a saved search, an author, a tag, a claim or a source."""
 
-    __table_args__ = (UniqueConstraint("kind", "value", name="uq_interest_kind_value"),)
+    __table_args__ = (UniqueConstraint("reader", "kind", "value",
+                                       name="uq_interest_reader_kind_value"),)
 
     id: int | None = Field(default=None, primary_key=True)
+    reader: str = _owner()
     kind: str = Field(max_length=16)
     """search | author | tag | claim | source"""
     value: str = Field(sa_column=Column(Text, nullable=False))
@@ -372,6 +402,8 @@ class Interest(SQLModel, table=True):
 class Digest(SQLModel, table=True):
     """A weekly digest as built: which documents it showed, so later weeks do not repeat them."""
 
+    reader: str = Field(default=DEFAULT_READER, max_length=64, foreign_key="reader.name",
+                        primary_key=True)
     week: str = Field(primary_key=True, max_length=10)
     """ISO week, `YYYY-Www`."""
     created_at: datetime | None = _ts()
@@ -382,6 +414,8 @@ class Digest(SQLModel, table=True):
 class Reading(SQLModel, table=True):
     """A document the user opened (`tracker show`, the TUI): reading history, one row each."""
 
+    reader: str = Field(default=DEFAULT_READER, max_length=64, foreign_key="reader.name",
+                        primary_key=True)
     document_id: int = Field(foreign_key="document.id", primary_key=True, ondelete="CASCADE")
     times: int = 1
     first_read_at: datetime | None = _ts()

@@ -54,8 +54,14 @@ class Desk:
 
     engine: Engine
     settings: Settings
+    reader: str = ""
+    """Whose claims and labels the API shows and changes: `settings.user` unless given (one
+    reader per server; a token per reader is not built yet)."""
 
     def __post_init__(self) -> None:
+        with session_scope(self.engine) as session:
+            self.reader = store.check_reader(session=session,
+                                             name=self.reader or self.settings.user)
         self._lock = threading.Lock()
         self._searcher: HybridSearcher | None = None
 
@@ -154,7 +160,7 @@ class Desk:
     def claims(self) -> dict[str, Any]:
         """`tracker claim list --json`."""
         with session_scope(self.engine) as session:
-            rows = store.list_claims(session=session)
+            rows = store.list_claims(session=session, reader=self.reader)
             counts = store.count_links(session=session, claim_ids=[c.id or 0 for c in rows])
             return {"schema_version": SCHEMA_VERSION,
                     "claims": [claim_json(c, counts[c.id or 0]) for c in rows]}
@@ -162,7 +168,7 @@ class Desk:
     def claim(self, claim_id: int) -> dict[str, Any]:
         """`tracker claim show --json` plus the confirmed links by side."""
         with session_scope(self.engine) as session:
-            found = store.get_claim(session=session, claim_id=claim_id)
+            found = store.get_claim(session=session, claim_id=claim_id, reader=self.reader)
             counts = store.count_links(session=session, claim_ids=[found.id or 0])[found.id or 0]
             links = store.claim_links(session=session, claim_id=found.id or 0)
             docs = store.document_refs(session=session, document_ids=[k.document_id
@@ -181,7 +187,7 @@ class Desk:
         from tracker.claims.suggest import suggest_claim
 
         report = suggest_claim(self.engine, self.settings, claim_id, limit=self.limit(limit),
-                               searcher=self.searcher, save=save)
+                               searcher=self.searcher, save=save, reader=self.reader)
         data = suggest_json(report)
         for row in (*data["suggestions"], *data["supporting"], *data["opposing"]):
             row["cite"] = cite_ref(report.documents.get(row["document"]["id"])
@@ -231,7 +237,8 @@ class Desk:
                              f"{', '.join(store.STANCES)}")
         with session_scope(self.engine) as session:
             document = store.get_document(session=session, ref=self.text(ref, "the reference"))
-            link, found = store.tag(session=session, claim_id=claim_id, document=document,
+            link, found = store.tag(session=session, claim_id=claim_id, reader=self.reader,
+                                    document=document,
                                      quote=self.text(quote, "the quote"), stance=stance,
                                      note=self.text(note, "the note") if note else None)
             docs = store.document_refs(session=session, document_ids=[link.document_id])
@@ -248,10 +255,12 @@ class Desk:
         note = self.text(note, "the note") if note else None
         with session_scope(self.engine) as session:
             if accept:
-                link = store.accept_link(session=session, link_id=link_id, stance=stance,
+                link = store.accept_link(session=session, link_id=link_id, reader=self.reader,
+                                         stance=stance,
                                           note=note)
             else:
-                link = store.reject_link(session=session, link_id=link_id, note=note)
+                link = store.reject_link(session=session, link_id=link_id, reader=self.reader,
+                                         note=note)
             docs = store.document_refs(session=session, document_ids=[link.document_id])
         return {"schema_version": SCHEMA_VERSION, **link_json(link, docs.get(link.document_id))}
 

@@ -16,7 +16,7 @@ from typing import Any
 from sqlmodel import Session
 
 from tracker import store
-from tracker.models import Claim, ClaimLink
+from tracker.models import DEFAULT_READER, Claim, ClaimLink
 from tracker.text import clean_text, json_text
 
 FORMATS = ("markdown", "json", "argdown", "jsonld")
@@ -37,14 +37,15 @@ class MapEntry:
 
 
 def load_map(*, session: Session, claim_ids: Sequence[int] | None = None,
-             statuses: Iterable[str] = ("confirmed", "stale")) -> list[MapEntry]:
-    """The live claims (or those named) with their links of `statuses`."""
+             statuses: Iterable[str] = ("confirmed", "stale"),
+             reader: str = DEFAULT_READER) -> list[MapEntry]:
+    """The live claims `reader` sees (or those named) with their links of `statuses`."""
     wanted = list(statuses)
     if claim_ids:
-        found = [store.get_claim(session=session, claim_id=i) for i in claim_ids]
+        found = [store.get_claim(session=session, claim_id=i, reader=reader) for i in claim_ids]
         chosen = list({c.id: c for c in found}.values())  # merged claims name their target
     else:
-        chosen = store.list_claims(session=session)
+        chosen = store.list_claims(session=session, reader=reader)
     counts = store.count_links(session=session, claim_ids=[c.id or 0 for c in chosen])
     entries = []
     for claim in chosen:
@@ -65,6 +66,7 @@ def claim_json(claim: Claim, counts: dict[str, int] | None = None) -> dict[str, 
     data: dict[str, Any] = {
         "id": claim.id, "text": claim.text, "created_at": _iso(claim.created_at),
         "updated_at": _iso(claim.updated_at), "merged_into": claim.merged_into,
+        "owner": claim.owner, "shared": claim.shared,
     }
     if counts is not None:
         data["counts"] = counts
@@ -90,7 +92,8 @@ def link_json(link: ClaimLink, ref: store.DocumentRef | None) -> dict[str, Any]:
         "revision": link.revision,
         "current": ref is not None and link.revision == ref.content_hash,
         "stance": link.stance, "origin": link.origin, "status": link.status,
-        "note": clean_text(link.note) if link.note else None, "passage_id": link.passage_id,
+        "tagged_by": link.tagged_by, "note": clean_text(link.note) if link.note else None,
+        "passage_id": link.passage_id,
         "score": None if link.score is None else round(link.score, 6),
         "created_at": _iso(link.created_at), "updated_at": _iso(link.updated_at),
     }

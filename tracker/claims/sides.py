@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
+from tracker.models import DEFAULT_READER
+
 if TYPE_CHECKING:
     from tracker.index.hybrid import HybridSearcher
     from tracker.index.stance import StanceModel, StanceSettings
@@ -43,12 +45,14 @@ class Sides:
 
 def split_sides(engine: Engine, searcher: HybridSearcher, claim: Claim,
                 ranked: Sequence[Suggestion], against: Sequence[Suggestion], limit: int,
-                settings: StanceSettings | None = None) -> Sides:
-    """Stances for the candidates of both retrievals, and the two ranked lists."""
+                settings: StanceSettings | None = None, *,
+                reader: str = DEFAULT_READER) -> Sides:
+    """Stances for the candidates of both retrievals (from the labels of the claims `reader`
+    sees), and the two ranked lists."""
     from tracker.claims.stance import ClaimVectors, Target, make_pairs, train_stance
 
     vectors = ClaimVectors(searcher)
-    model = train_stance(engine, searcher, settings, claim_vectors=vectors)
+    model = train_stance(engine, searcher, settings, claim_vectors=vectors, reader=reader)
     pool = {r.passage_id: r for r in [*ranked, *against]}
     texts = searcher.catalog.passages(pool)
     targets = [Target(claim.text, claim.id or 0, r.document_id, pid,

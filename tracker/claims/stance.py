@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 
 from tracker import store
+from tracker.models import DEFAULT_READER
 from tracker.store.engine import session_scope
 
 if TYPE_CHECKING:
@@ -101,13 +102,14 @@ def _given_stances(session: Session, claim_ids: set[int],
     return found
 
 
-def label_targets(engine: Engine, searcher: HybridSearcher,
-                  leave_out: set[int] | None = None) -> tuple[list[Target], list[str]]:
-    """Every confirmed supports/opposes link as a target, with its stance (the training set)."""
+def label_targets(engine: Engine, searcher: HybridSearcher, leave_out: set[int] | None = None,
+                  *, reader: str = DEFAULT_READER) -> tuple[list[Target], list[str]]:
+    """Every confirmed supports/opposes link of the claims `reader` sees as a target, with its
+    stance (the training set)."""
     leave_out = leave_out or set()
     with session_scope(engine) as session:
         rows: list[tuple[Claim, ClaimLink, int | None]] = []
-        for claim, link in store.stance_labels(session=session):
+        for claim, link in store.stance_labels(session=session, reader=reader):
             if claim.id in leave_out:
                 continue
             passage = store.passage_at(session=session, document_id=link.document_id,
@@ -122,10 +124,12 @@ def label_targets(engine: Engine, searcher: HybridSearcher,
 
 def train_stance(engine: Engine, searcher: HybridSearcher,
                  settings: StanceSettings | None = None, *, leave_out: set[int] | None = None,
-                 claim_vectors: ClaimVectors | None = None) -> StanceModel:
-    """The stance model trained on the user's labels (the cue-word rule until there are enough)."""
+                 claim_vectors: ClaimVectors | None = None,
+                 reader: str = DEFAULT_READER) -> StanceModel:
+    """The stance model trained on `reader`'s labels and the shared claims' (the cue-word rule
+    until there are enough)."""
     from tracker.index.stance import fit_stance_model
 
-    targets, stances = label_targets(engine, searcher, leave_out)
+    targets, stances = label_targets(engine, searcher, leave_out, reader=reader)
     pairs = make_pairs(engine, searcher, targets, claim_vectors)
     return fit_stance_model(pairs, stances, settings)

@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 
 from tracker import store
 from tracker.config import Settings
+from tracker.models import DEFAULT_READER
 from tracker.store import DocumentRef
 from tracker.store.engine import session_scope
 
@@ -57,10 +58,13 @@ _POOL = 3  # candidates per side gathered per suggestion asked for, before stanc
 
 def suggest_claim(engine: Engine, settings: Settings, claim_id: int, *, limit: int = 10,
                   searcher: HybridSearcher | None = None, tuning: Tuning | None = None,
-                  save: bool = True, stance: StanceSettings | None = None) -> SuggestReport:
-    """Rank passages that likely argue for and against a claim, and save them as suggestions.
+                  save: bool = True, stance: StanceSettings | None = None,
+                  reader: str = DEFAULT_READER) -> SuggestReport:
+    """Rank passages that likely argue for and against a claim `reader` sees, and save them as
+    suggestions.
 
     Rejected passages never come back; documents already confirmed for the claim are left out.
+    Only the labels of claims `reader` sees (their own and shared ones) train anything.
     """
     from tracker.claims.sides import split_sides
     from tracker.index.suggest import ClaimSuggester
@@ -68,7 +72,7 @@ def suggest_claim(engine: Engine, settings: Settings, claim_id: int, *, limit: i
 
     searcher = searcher or open_searcher(engine, settings)
     with session_scope(engine) as session:
-        claim = store.get_claim(session=session, claim_id=claim_id)
+        claim = store.get_claim(session=session, claim_id=claim_id, reader=reader)
         assert claim.id is not None
         labels = store.labels(session=session, claim_id=claim.id)
         refs = store.document_refs(session=session, document_ids=[
@@ -79,7 +83,7 @@ def suggest_claim(engine: Engine, settings: Settings, claim_id: int, *, limit: i
     pool = max(limit * _POOL, 30)
     ranked = suggester.suggest(claim.text, examples, exclusions, limit=pool)
     against = suggester.against(claim.text, exclusions, limit=pool)
-    sides = split_sides(engine, searcher, claim, ranked, against, limit, stance)
+    sides = split_sides(engine, searcher, claim, ranked, against, limit, stance, reader=reader)
     everything = _unique(sides.both + sides.supporting + sides.opposing)
     passages = searcher.catalog.passages(r.passage_id for r in everything)
     everything = [r for r in everything if r.passage_id in passages]
@@ -88,7 +92,8 @@ def suggest_claim(engine: Engine, settings: Settings, claim_id: int, *, limit: i
             for r in everything]
     with session_scope(engine) as session:
         if save:
-            saved = store.save_suggestions(session=session, claim_id=claim.id, rows=rows)
+            saved = store.save_suggestions(session=session, claim_id=claim.id, rows=rows,
+                                           reader=reader)
         else:
             saved = [_unsaved(claim.id, row) for row in rows]
         documents = store.document_refs(session=session, document_ids=[r.document_id
@@ -191,8 +196,10 @@ class CheckReport:
 
 
 def check_text(engine: Engine, settings: Settings, text: str, *, limit: int = 10,
-               searcher: HybridSearcher | None = None) -> CheckReport:
-    """The existing claims and passages closest to `text` (a claim, a paragraph, a draft)."""
+               searcher: HybridSearcher | None = None,
+               reader: str = DEFAULT_READER) -> CheckReport:
+    """The claims `reader` sees and the passages closest to `text` (a claim, a paragraph, a
+    draft)."""
     from tracker.search.searcher import open_searcher
 
     text = " ".join(text.split())
@@ -204,7 +211,7 @@ def check_text(engine: Engine, settings: Settings, text: str, *, limit: int = 10
     searcher = searcher or open_searcher(engine, settings)
     vectors = _embed_chunks(searcher, _chunks(text))
     with session_scope(engine) as session:
-        live = store.list_claims(session=session)
+        live = store.list_claims(session=session, reader=reader)
         counts = store.count_links(session=session, claim_ids=[c.id or 0 for c in live])
         closest = _closest_claims(session, searcher, live, text, vectors, limit)
     related, _ = check_candidates(searcher, text, limit, vectors=vectors)
@@ -212,7 +219,8 @@ def check_text(engine: Engine, settings: Settings, text: str, *, limit: int = 10
     with session_scope(engine) as session:
         documents = store.document_refs(session=session, document_ids=[r.document_id
                                                                          for r in related])
-        links = store.linked_claims(session=session, passage_ids=[r.passage_id for r in related])
+        links = store.linked_claims(session=session, reader=reader,
+                                    passage_ids=[r.passage_id for r in related])
         by_id = {c.id: c for c in live}
         linked = {pid: [(link, by_id[link.claim_id]) for link in found
                         if link.claim_id in by_id] for pid, found in links.items()}

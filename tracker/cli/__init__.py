@@ -20,6 +20,7 @@ from tracker.cli import (
     documents,
     history,
     model,
+    readers,
     search,
     service,
     sources,
@@ -31,10 +32,12 @@ from tracker.cli.context import Context, TrackerGroup
 @click.group(cls=TrackerGroup)
 @click.version_option(__version__, prog_name="tracker")
 @click.option("-v", "--verbose", is_flag=True, help="Log requests, retries and batches.")
+@click.option("--user", metavar="NAME",
+              help="Act as this reader (default: TRACKER_USER, else `default`).")
 @click.pass_context
-def cli(ctx: click.Context, verbose: bool) -> None:
+def cli(ctx: click.Context, verbose: bool, user: str | None) -> None:
     """Track AI-alignment posts, comments and papers: sync, search, read, tag."""
-    ctx.obj = Context()
+    ctx.obj = Context(user)
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
@@ -50,7 +53,7 @@ for _command in (
     sources.sync, sources.add, sources.feeds, history.backfill, history.import_command,
     documents.status, documents.show, documents.links, documents.show_paths, doctor.doctor,
     search.index_command, search.search, search.similar, model.model,
-    claims.claim, claims.export, argued.argued,
+    claims.claim, claims.export, argued.argued, readers.reader,
     service.follow, service.unfollow, service.interests, service.digest, service.serve,
     tui.tui, api.api, api.mcp,
 ):

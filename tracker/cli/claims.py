@@ -46,7 +46,7 @@ def claim_add(obj: Context, words: Sequence[str], as_json: bool) -> None:
     from tracker.store.engine import session_scope
 
     with session_scope(obj.engine) as session:
-        added = store.add_claim(session=session, text=" ".join(words))
+        added = store.add_claim(session=session, text=" ".join(words), reader=obj.reader)
     if as_json:
         _echo_json(claim_json(added))
     else:
@@ -64,7 +64,7 @@ def claim_list(obj: Context, show_all: bool, as_json: bool) -> None:
     from tracker.store.engine import session_scope
 
     with session_scope(obj.engine) as session:
-        rows = store.list_claims(session=session, merged=show_all)
+        rows = store.list_claims(session=session, merged=show_all, reader=obj.reader)
         counts = store.count_links(session=session, claim_ids=[c.id or 0 for c in rows])
     if as_json:
         _echo_json({"claims": [claim_json(c, counts[c.id or 0]) for c in rows]})
@@ -94,7 +94,7 @@ def claim_show(obj: Context, claim_id: int, as_json: bool) -> None:
     from tracker.store.engine import session_scope
 
     with session_scope(obj.engine) as session:
-        found = store.get_claim(session=session, claim_id=claim_id)
+        found = store.get_claim(session=session, claim_id=claim_id, reader=obj.reader)
         counts = store.count_links(session=session, claim_ids=[found.id or 0])[found.id or 0]
         links = store.claim_links(session=session, claim_id=found.id or 0)
         docs = store.document_refs(session=session, document_ids=[k.document_id for k in links])
@@ -110,6 +110,8 @@ def claim_show(obj: Context, claim_id: int, as_json: bool) -> None:
 def _print_claim(found: Claim, counts: dict[str, int], links: Sequence[ClaimLink],
                  docs: dict[int, DocumentRef]) -> None:
     click.echo(f"claim {found.id}: {found.text}")
+    if found.shared:
+        click.echo(f"  shared by {found.owner}")
     click.echo(f"  {counts['supports']} for · {counts['opposes']} against · "
                f"{counts['mentions']} mentions · {counts['stale']} stale · "
                f"{counts['suggested']} suggested · {counts['rejected']} rejected")
@@ -131,7 +133,10 @@ def _print_claim(found: Claim, counts: dict[str, int], links: Sequence[ClaimLink
 
 
 def _print_link(link: ClaimLink, ref: DocumentRef | None, *, stance: bool = False) -> None:
-    label = f"[link {link.id}]" + (f" {link.stance}?" if stance else "")
+    from tracker.models import DEFAULT_READER
+
+    label = f"[link {link.id}]" + (f" {link.stance}?" if stance else "") + \
+        ("" if link.tagged_by == DEFAULT_READER else f" tagged by {link.tagged_by}")
     click.echo(f"  {label} {byline(ref, link.document_id)}")
     click.echo(f'      "{snippet(clean_text(link.quote))}"')
     if link.note:
@@ -152,11 +157,27 @@ def claim_edit(obj: Context, claim_id: int, words: Sequence[str], as_json: bool)
     from tracker.store.engine import session_scope
 
     with session_scope(obj.engine) as session:
-        edited = store.edit_claim(session=session, claim_id=claim_id, text=" ".join(words))
+        edited = store.edit_claim(session=session, claim_id=claim_id, text=" ".join(words),
+                                  reader=obj.reader)
     if as_json:
         _echo_json(claim_json(edited))
     else:
         click.echo(f"claim {edited.id}: {edited.text}")
+
+
+@claim.command(name="share")
+@click.argument("claim_id", type=int, metavar="CLAIM")
+@click.pass_obj
+def claim_share(obj: Context, claim_id: int) -> None:
+    """Share your CLAIM with every reader: they see, tag and label it, and its labels train
+    everyone's suggestions. Links show who tagged them."""
+    from tracker import store
+    from tracker.store.engine import session_scope
+
+    with session_scope(obj.engine) as session:
+        _claim, changed = store.share_claim(session=session, claim_id=claim_id, reader=obj.reader)
+    click.echo(f"claim {claim_id} {'is now' if changed else 'was already'} shared with every "
+               f"reader")
 
 
 @claim.command(name="merge")
@@ -171,7 +192,7 @@ def claim_merge(obj: Context, source_id: int, target_id: int, as_json: bool) -> 
     from tracker.store.engine import session_scope
 
     with session_scope(obj.engine) as session:
-        target, moved = store.merge_claims(session=session, source_id=source_id,
+        target, moved = store.merge_claims(session=session, source_id=source_id, reader=obj.reader,
                                             target_id=target_id)
         counts = store.count_links(session=session, claim_ids=[target.id or 0])[target.id or 0]
     if as_json:
@@ -190,13 +211,13 @@ def claim_delete(obj: Context, claim_id: int, yes: bool) -> None:
     from tracker.store.engine import session_scope
 
     with session_scope(obj.engine) as session:
-        store.get_claim(session=session, claim_id=claim_id, follow=False)
+        store.owned_claim(session=session, claim_id=claim_id, reader=obj.reader, doing="delete")
         counts = store.count_links(session=session, claim_ids=[claim_id])[claim_id]
         kept = counts["supports"] + counts["opposes"] + counts["mentions"] + counts["stale"]
         if kept and not yes:
             raise TrackerError(f"Claim {claim_id} has {kept} confirmed or stale links; "
                                f"add --yes to delete them too, or merge it into another claim")
-        removed = store.delete_claim(session=session, claim_id=claim_id)
+        removed = store.delete_claim(session=session, claim_id=claim_id, reader=obj.reader)
     click.echo(f"deleted claim {claim_id} and {removed} links")
 
 
@@ -226,9 +247,9 @@ def claim_tag(obj: Context, claim_id: int, ref: str, quote: str, stance: str, no
         quote = sys.stdin.read()
     with session_scope(obj.engine) as session:
         document = store.get_document(session=session, ref=ref)
-        link, found = store.tag(session=session, claim_id=claim_id, document=document,
-                                 quote=quote, stance=stance, note=note, prefix=prefix,
-                                 suffix=suffix, occurrence=occurrence)
+        link, found = store.tag(session=session, claim_id=claim_id, reader=obj.reader,
+                                document=document, quote=quote, stance=stance, note=note,
+                                prefix=prefix, suffix=suffix, occurrence=occurrence)
         docs = store.document_refs(session=session, document_ids=[link.document_id])
     if as_json:
         _echo_json({**link_json(link, docs.get(link.document_id)), "matched": found.level})
@@ -254,7 +275,7 @@ def claim_suggest(obj: Context, claim_id: int, limit: int, as_json: bool) -> Non
     from tracker.claims.suggest import suggest_claim
     from tracker.cli.claimsout import print_suggestions
 
-    report = suggest_claim(obj.engine, obj.settings, claim_id, limit=limit)
+    report = suggest_claim(obj.engine, obj.settings, claim_id, limit=limit, reader=obj.reader)
     if as_json:
         _echo_json(suggest_json(report))
     else:
@@ -292,10 +313,10 @@ def _decide(obj: Context, link_id: int, as_json: bool, *, accept: bool,
 
     with session_scope(obj.engine) as session:
         if accept:
-            link = store.accept_link(session=session, link_id=link_id, stance=stance,
-                                      note=note, quote=quote)
+            link = store.accept_link(session=session, link_id=link_id, reader=obj.reader,
+                                     stance=stance, note=note, quote=quote)
         else:
-            link = store.reject_link(session=session, link_id=link_id, note=note)
+            link = store.reject_link(session=session, link_id=link_id, reader=obj.reader, note=note)
         docs = store.document_refs(session=session, document_ids=[link.document_id])
     if as_json:
         _echo_json(link_json(link, docs.get(link.document_id)))
@@ -318,7 +339,7 @@ def claim_check(obj: Context, words: Sequence[str], path: Path | None, limit: in
     text = " ".join(words)
     if path is not None:
         text += "\n" + read_text(path)
-    report = check_text(obj.engine, obj.settings, text, limit=limit)
+    report = check_text(obj.engine, obj.settings, text, limit=limit, reader=obj.reader)
     if as_json:
         _echo_json(check_json(report))
     else:
@@ -410,7 +431,8 @@ def export_claims(obj: Context, fmt: str, out: Path | None, claim_ids: Sequence[
     statuses = ("confirmed", "stale", "suggested", "rejected") if everything \
         else ("confirmed", "stale")
     with session_scope(obj.engine) as session:
-        entries = load_map(session=session, claim_ids=claim_ids, statuses=statuses)
+        entries = load_map(session=session, claim_ids=claim_ids, statuses=statuses,
+                           reader=obj.reader)
     text = render(entries, fmt, generated_at=utcnow())
     if out is None:
         click.echo(text, nl=False)

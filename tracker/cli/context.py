@@ -14,7 +14,11 @@ from tracker.errors import ConfigError, TrackerError
 
 
 class Context:
-    """Settings and the database engine, created on first use."""
+    """Settings, the database engine and the reader, created on first use."""
+
+    def __init__(self, user: str | None = None) -> None:
+        self.user = user
+        """`--user`, which overrides TRACKER_USER and `user` in config.toml."""
 
     @cached_property
     def settings(self) -> Settings:
@@ -29,6 +33,15 @@ class Context:
         if ctx is not None:  # pooled PostgreSQL connections closed, not left to the collector
             ctx.call_on_close(engine.dispose)
         return engine
+
+    @cached_property
+    def reader(self) -> str:
+        """The reader the command acts for: registered, or a ConfigError naming the known ones."""
+        from tracker import store
+        from tracker.store.engine import session_scope
+
+        with session_scope(self.engine) as session:
+            return store.check_reader(session=session, name=self.user or self.settings.user)
 
 
 class TrackerGroup(click.Group):

@@ -69,7 +69,8 @@ def show(obj: Context, ref: str, as_json: bool, depth: int) -> None:
         if obj.settings.digest.implicit_interests and document.id is not None:
             from tracker.service.interests import record_reading
 
-            record_reading(session=session, document_id=document.id)  # reading history
+            record_reading(session=session, document_id=document.id,  # reading history
+                           reader=obj.reader)
 
 
 def _find(session: Any, ref: str) -> Any:

@@ -34,7 +34,8 @@ def follow(obj: Context, kind: str, words: tuple[str, ...]) -> None:
     from tracker.store.engine import session_scope
 
     with session_scope(obj.engine) as session:
-        interest, added = add(session=session, kind=kind, value=" ".join(words))
+        interest, added = add(session=session, kind=kind, value=" ".join(words),
+                              reader=obj.reader)
     click.echo(f"{'following' if added else 'already following'} {kind} {interest.value}")
 
 
@@ -48,7 +49,7 @@ def unfollow(obj: Context, kind: str, words: tuple[str, ...]) -> None:
     from tracker.store.engine import session_scope
 
     with session_scope(obj.engine) as session:
-        interest = remove(session=session, kind=kind, value=" ".join(words))
+        interest = remove(session=session, kind=kind, value=" ".join(words), reader=obj.reader)
     click.echo(f"unfollowed {kind} {interest.value}")
 
 
@@ -62,8 +63,10 @@ def interests(obj: Context, as_json: bool) -> None:
 
     enabled = obj.settings.digest.implicit_interests
     with session_scope(obj.engine) as session:
-        explicit = [(i.kind, i.value) for i in list_interests(session=session)]
-        implicit = [(t.kind, t.value) for t in all_topics(session=session, implicit=enabled)
+        explicit = [(i.kind, i.value)
+                    for i in list_interests(session=session, reader=obj.reader)]
+        implicit = [(t.kind, t.value)
+                    for t in all_topics(session=session, implicit=enabled, reader=obj.reader)
                     if t.implicit]
     if as_json:
         click.echo(json_text({
@@ -106,7 +109,7 @@ def digest(obj: Context, week: str | None, out: Path | None, email: bool) -> Non
         week = week.strip().upper()
         parse_week(week)
     outcome = make_digest(obj.engine, settings, week, out=out, email=email,
-                          data_dir=paths.data_dir())
+                          data_dir=paths.data_dir(), reader=obj.reader)
     written = outcome.written
     click.echo(f"digest {week}: {outcome.items} items")
     click.echo(f"  {written.markdown}\n  {written.html}\n  {written.feed}")

@@ -28,4 +28,5 @@ def tui(obj: Context, screen: str, index_on_start: bool) -> None:
     single_blas_thread()
     from tracker.workbench import make_app
 
-    make_app(obj.engine, obj.settings, start=screen, index_on_start=index_on_start).run()
+    make_app(obj.engine, obj.settings, start=screen, index_on_start=index_on_start,
+             reader=obj.reader).run()

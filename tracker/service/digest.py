@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 
 from tracker import store
 from tracker.errors import ConfigError
-from tracker.models import ClaimLink, CrossPost, Digest, Document, Link, utcnow
+from tracker.models import DEFAULT_READER, ClaimLink, CrossPost, Digest, Document, Link, utcnow
 from tracker.service import interests
 from tracker.service.interests import Topic
 from tracker.servicesettings import DigestSettings
@@ -61,6 +61,8 @@ class WeeklyDigest:
     end: datetime
     timezone: str
     sections: list[Section]
+    reader: str = DEFAULT_READER
+    """Whose follows it holds."""
 
     @property
     def item_ids(self) -> list[int]:
@@ -118,13 +120,16 @@ def previous_week(now: datetime, timezone: str) -> str:
 # --- building --------------------------------------------------------------------------------
 
 
-def build_digest(*, session: Session, settings: DigestSettings, week: str) -> WeeklyDigest:
-    """Collect the week's items per interest, the most-discussed threads and newly relevant
-    older documents; nothing appears twice, nothing from an earlier digest appears again."""
+def build_digest(*, session: Session, settings: DigestSettings, week: str,
+                 reader: str = DEFAULT_READER) -> WeeklyDigest:
+    """Collect the week's items per interest of `reader`, the most-discussed threads and newly
+    relevant older documents; nothing appears twice, nothing from an earlier digest of theirs
+    appears again."""
     start, end = week_bounds(week, settings.timezone)
-    hidden = _shown_before(session, week) | _copies(session)
+    hidden = _shown_before(session, week, reader) | _copies(session)
     fresh = [d for d in _posted_between(session, start, end) if d.id not in hidden]
-    topics = interests.all_topics(session=session, implicit=settings.implicit_interests)
+    topics = interests.all_topics(session=session, implicit=settings.implicit_interests,
+                                  reader=reader)
     builder = _Builder(session, settings, hidden)
     sections = []
     for topic in topics:
@@ -135,10 +140,11 @@ def build_digest(*, session: Session, settings: DigestSettings, week: str) -> We
     discussed = builder.section("Most discussed threads",
                                 _most_discussed(session, fresh, hidden), settings.most_discussed)
     relevant = builder.section("Older items that became relevant",
-                               _newly_relevant(session, topics, fresh, start, settings),
+                               _newly_relevant(session, topics, fresh, start, settings,
+                                               reader),
                                settings.per_interest)
     sections += [s for s in (discussed, relevant) if s.items]
-    return WeeklyDigest(week, start, end, settings.timezone, sections)
+    return WeeklyDigest(week, start, end, settings.timezone, sections, reader)
 
 
 _Candidate = tuple[float, Document, str, str]
@@ -187,8 +193,9 @@ def _heading(session: Session, topic: Topic) -> str:
     return label + (" (from your reading and tagging)" if topic.implicit else "")
 
 
-def _shown_before(session: Session, week: str) -> set[int]:
-    rows = session.exec(select(Digest).where(col(Digest.week) < week)).all()
+def _shown_before(session: Session, week: str, reader: str) -> set[int]:
+    rows = session.exec(select(Digest).where(col(Digest.week) < week,
+                                             col(Digest.reader) == reader)).all()
     return {i for row in rows for i in row.item_ids}
 
 
@@ -307,9 +314,9 @@ def _most_discussed(session: Session, fresh: list[Document],
 
 
 def _newly_relevant(session: Session, topics: list[Topic], fresh: list[Document],
-                    start: datetime, settings: DigestSettings) -> list[_Candidate]:
+                    start: datetime, settings: DigestSettings, reader: str) -> list[_Candidate]:
     """Older documents you tagged or follow that a document of this week cites."""
-    cared = _cared_for(session, topics, settings)
+    cared = _cared_for(session, topics, settings, reader)
     fresh_by_id = {d.id: d for d in fresh}
     if not fresh_by_id or not cared:
         return []
@@ -332,10 +339,11 @@ def _newly_relevant(session: Session, topics: list[Topic], fresh: list[Document]
     return found
 
 
-def _cared_for(session: Session, topics: list[Topic], settings: DigestSettings) -> set[int]:
-    """Documents the user tagged, or that belong to a followed author, tag or claim."""
-    cared = interests.tagged_document_ids(session=session) if settings.implicit_interests \
-        else set()
+def _cared_for(session: Session, topics: list[Topic], settings: DigestSettings,
+               reader: str) -> set[int]:
+    """Documents the reader tagged, or that belong to a followed author, tag or claim."""
+    cared = interests.tagged_document_ids(session=session, reader=reader) \
+        if settings.implicit_interests else set()
     for topic in topics:
         if topic.kind == "author":
             cared |= interests.documents_by_author(
@@ -382,9 +390,10 @@ def _shorten(text: str) -> str:
 
 def record_digest(*, session: Session, digest: WeeklyDigest) -> Digest:
     """Save which documents the week's digest showed (a rebuild keeps the first build time)."""
-    row = session.get(Digest, digest.week)
+    row = session.get(Digest, (digest.reader, digest.week))
     if row is None:
-        row = Digest(week=digest.week, created_at=utcnow(), item_ids=digest.item_ids)
+        row = Digest(reader=digest.reader, week=digest.week, created_at=utcnow(),
+                     item_ids=digest.item_ids)
         session.add(row)
     elif row.item_ids != digest.item_ids:
         row.item_ids = digest.item_ids

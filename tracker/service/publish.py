@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from tracker.config import Settings
+from tracker.models import DEFAULT_READER
 from tracker.service.digest import build_digest, record_digest
 from tracker.service.render import Written, digest_dir, write_digest
 from tracker.store.engine import session_scope
@@ -29,8 +30,9 @@ class DigestOutcome:
 
 
 def make_digest(engine: Engine, settings: Settings, week: str, *, out: Path | None,
-                email: bool, data_dir: Path) -> DigestOutcome:
-    """Build the week's digest, record it, write the files and (with `email`) mail it.
+                email: bool, data_dir: Path, reader: str = DEFAULT_READER) -> DigestOutcome:
+    """Build `reader`'s digest of the week, record it, write the files and (with `email`) mail
+    it. Another reader's files go to a folder of their own inside the digest folder.
 
     A failed send is retried (digest.smtp_retries) and reported in `mail_error`; the files
     are written first and kept regardless.
@@ -41,9 +43,11 @@ def make_digest(engine: Engine, settings: Settings, week: str, *, out: Path | No
     if email:
         check_mail_settings(settings.digest, connect=False)
     with session_scope(engine) as session:
-        digest = build_digest(session=session, settings=settings.digest, week=week)
+        digest = build_digest(session=session, settings=settings.digest, week=week,
+                              reader=reader)
         record_digest(session=session, digest=digest)
-    written = write_digest(digest, out or digest_dir(data_dir))
+    folder = digest_dir(data_dir) if reader == DEFAULT_READER else digest_dir(data_dir) / reader
+    written = write_digest(digest, out or folder)
     outcome = DigestOutcome(week, len(digest.item_ids), written)
     if email:
         message = build_message(settings.digest, digest.subject, render.markdown(digest),

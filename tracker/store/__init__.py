@@ -10,6 +10,8 @@ engine and sessions come from `tracker.store.engine`.
 - `crossposts`: one work posted twice recorded as one
 - `passages`: documents split into passages, and which model embedded them
 - `claims`, `claimlinks`, `anchors`: claims, their links to passages, quotes that follow edits
+- `readers`: the readers sharing a store, and which claims each sees
+- `migrate`: the schema's Alembic revisions, run when a store is opened
 - `engine`: the SQLAlchemy engine (SQLite WAL or PostgreSQL) and `session_scope`
 """
 
@@ -47,9 +49,18 @@ from tracker.store.claims import (
     get_claim,
     list_claims,
     merge_claims,
+    owned_claim,
+    share_claim,
 )
 from tracker.store.crossposts import same_work
 from tracker.store.documents import UpsertCounts, content_hash, upsert_documents
+from tracker.store.readers import (
+    DEFAULT_READER,
+    add_reader,
+    check_reader,
+    list_readers,
+    visible_claims,
+)
 from tracker.store.reading import (
     LinkRow,
     author_names,
@@ -91,4 +102,6 @@ __all__ = [
     "merge_claims", "outgoing_links", "passage_at", "reanchor_links", "reject_link",
     "revision_dates", "same_work", "save_cursor", "save_suggestions", "source_status",
     "start_run", "tag", "to_public", "upsert_documents",
+    "DEFAULT_READER", "add_reader", "check_reader", "list_readers", "owned_claim", "share_claim",
+    "visible_claims",
 ]

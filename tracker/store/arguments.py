@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from sqlalchemy import select as sql_select
 from sqlmodel import Session, col
 
-from tracker.models import Claim, ClaimLink, Document, Link
+from tracker.models import DEFAULT_READER, Claim, ClaimLink, Document, Link
+from tracker.store.readers import visible_claims
 from tracker.store.sql import chunks
 
 
@@ -58,10 +59,12 @@ def thread_facts(*, session: Session, document_ids: Iterable[int]) -> dict[int, 
             for doc_id, (kind, title, source, parent, post, agree) in rows.items()}
 
 
-def stance_labels(*, session: Session) -> list[tuple[Claim, ClaimLink]]:
-    """Every confirmed supports/opposes link of every live claim: what stance learns from."""
+def stance_labels(*, session: Session, reader: str = DEFAULT_READER) -> list[tuple[Claim,
+                  ClaimLink]]:
+    """Every confirmed supports/opposes link of every live claim `reader` sees (their own and
+    shared ones): what stance learns from, so one reader's labels never train another's."""
     stmt = sql_select(Claim, ClaimLink).join(Claim, col(Claim.id) == col(ClaimLink.claim_id)) \
         .where(col(ClaimLink.status) == "confirmed",
                col(ClaimLink.stance).in_(("supports", "opposes")),
-               col(Claim.merged_into).is_(None)).order_by(col(ClaimLink.id))
+               col(Claim.merged_into).is_(None), visible_claims(reader)).order_by(col(ClaimLink.id))
     return [(claim, link) for claim, link in session.execute(stmt)]

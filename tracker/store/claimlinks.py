@@ -15,7 +15,9 @@ from sqlmodel import Session, col, select
 
 from tracker.errors import NotFoundError, TrackerError
 from tracker.models import (
+    DEFAULT_READER,
     Author,
+    Claim,
     ClaimLink,
     Document,
     DocumentAuthor,
@@ -25,6 +27,7 @@ from tracker.models import (
 )
 from tracker.store import anchors
 from tracker.store.claims import STANCES, DocumentRef, Labels, Suggested, get_claim
+from tracker.store.readers import visible_claims
 from tracker.store.sql import chunks
 
 _SHOWN = 80  # characters of a quote repeated in an error message
@@ -34,6 +37,7 @@ def tag(
     *,
     session: Session,
     claim_id: int,
+    reader: str = DEFAULT_READER,
     document: Document,
     quote: str,
     stance: str,
@@ -50,7 +54,7 @@ def tag(
         TrackerError: the quote is empty, longer than the text, absent, or ambiguous.
     """
     _check_stance(stance)
-    claim = get_claim(session=session, claim_id=claim_id)
+    claim = get_claim(session=session, claim_id=claim_id, reader=reader)
     _refuse_deleted(document)
     found = anchor_quote(document, quote, prefix=prefix, suffix=suffix, occurrence=occurrence)
     assert claim.id is not None and document.id is not None
@@ -63,6 +67,7 @@ def tag(
                                  end=0, origin="user", created_at=now)
     _place(link, document, found)
     link.stance, link.status, link.updated_at = stance, "confirmed", now
+    link.tagged_by = reader
     if note is not None:
         link.note = _clean_note(note)
     link.passage_id = passage_at(session=session, document_id=document.id,
@@ -118,20 +123,23 @@ def _place(link: ClaimLink, document: Document, found: anchors.Found) -> None:
     link.revision = document.content_hash
 
 
-def get_link(*, session: Session, link_id: int) -> ClaimLink:
-    """A claim link by id."""
+def get_link(*, session: Session, link_id: int, reader: str = DEFAULT_READER) -> ClaimLink:
+    """A link of a claim `reader` may see, by id."""
     link = session.get(ClaimLink, link_id)
-    if link is None:
+    claim = session.get(Claim, link.claim_id) if link is not None else None
+    if link is None or claim is None or not (claim.owner == reader or claim.shared):
         raise NotFoundError(f"No claim link {link_id}. `tracker claim show CLAIM` and "
                             f"`tracker claim suggest CLAIM` list link ids")
     return link
 
 
-def accept_link(*, session: Session, link_id: int, stance: str | None = None,
+def accept_link(*, session: Session, link_id: int, reader: str = DEFAULT_READER,
+                stance: str | None = None,
                 note: str | None = None, quote: str | None = None) -> ClaimLink:
     """Confirm a suggested, rejected or stale link (a stale one only if its quote is back, or
-    with a new `quote`); on a confirmed link, change its stance, note or quote."""
-    link = get_link(session=session, link_id=link_id)
+    with a new `quote`); on a confirmed link, change its stance, note or quote. The link is
+    then `reader`'s (`tagged_by`)."""
+    link = get_link(session=session, link_id=link_id, reader=reader)
     if stance is not None:
         _check_stance(stance)
         link.stance = stance
@@ -143,7 +151,7 @@ def accept_link(*, session: Session, link_id: int, stance: str | None = None,
         _reanchor_for_confirmation(link, document)
     if note is not None:
         link.note = _clean_note(note)
-    link.status, link.updated_at = "confirmed", utcnow()
+    link.status, link.updated_at, link.tagged_by = "confirmed", utcnow(), reader
     link.passage_id = passage_at(session=session, document_id=document.id or 0,
                                  start=link.start, end=link.end)
     session.flush()
@@ -162,10 +170,12 @@ def _reanchor_for_confirmation(link: ClaimLink, document: Document) -> None:
     _place(link, document, chosen)
 
 
-def reject_link(*, session: Session, link_id: int, note: str | None = None) -> ClaimLink:
-    """Mark a link rejected: a negative example that `claim suggest` never proposes again."""
-    link = get_link(session=session, link_id=link_id)
-    link.status, link.updated_at = "rejected", utcnow()
+def reject_link(*, session: Session, link_id: int, reader: str = DEFAULT_READER,
+                note: str | None = None) -> ClaimLink:
+    """Mark a link rejected by `reader`: a negative example that `claim suggest` never proposes
+    again."""
+    link = get_link(session=session, link_id=link_id, reader=reader)
+    link.status, link.updated_at, link.tagged_by = "rejected", utcnow(), reader
     if note is not None:
         link.note = _clean_note(note)
     session.flush()
@@ -232,7 +242,7 @@ def labels(*, session: Session, claim_id: int) -> Labels:
     )
 
 
-def save_suggestions(*, session: Session, claim_id: int,
+def save_suggestions(*, session: Session, claim_id: int, reader: str = DEFAULT_READER,
                      rows: Sequence[Suggested]) -> list[ClaimLink]:
     """Make the claim's `suggested` links these (a passage suggested again keeps its link id).
 
@@ -251,7 +261,7 @@ def save_suggestions(*, session: Session, claim_id: int,
         link.start, link.end, link.quote = row.start, row.end, text[row.start : row.end]
         link.prefix, link.suffix = anchors.context(text, row.start, row.end)
         link.revision, link.stance, link.score = revision, row.stance, row.score
-        link.updated_at = now
+        link.updated_at, link.tagged_by = now, reader
         session.add(link)
         saved.append(link)
     for stale_suggestion in old.values():
@@ -269,8 +279,10 @@ def _texts(session: Session, ids: Iterable[int]) -> dict[int, tuple[str, str]]:
     return found
 
 
-def linked_claims(*, session: Session, passage_ids: Sequence[int]) -> dict[int, list[ClaimLink]]:
-    """Confirmed links whose current passage is one of these, by passage (for `claim check`)."""
+def linked_claims(*, session: Session, passage_ids: Sequence[int],
+                  reader: str = DEFAULT_READER) -> dict[int, list[ClaimLink]]:
+    """Confirmed links of claims `reader` sees whose current passage is one of these, by passage
+    (for `claim check`)."""
     found: dict[int, list[ClaimLink]] = {}
     if not passage_ids:
         return found
@@ -279,9 +291,10 @@ def linked_claims(*, session: Session, passage_ids: Sequence[int]) -> dict[int, 
         stmt = sql_select(col(Passage.id), col(Passage.document_id)).where(
             col(Passage.id).in_(chunk))
         docs = {int(pid): did for pid, did in session.execute(stmt)}
-        links = session.exec(select(ClaimLink).where(
+        links = session.exec(select(ClaimLink).join(
+            Claim, col(Claim.id) == col(ClaimLink.claim_id)).where(
             col(ClaimLink.document_id).in_(set(docs.values())),
-            col(ClaimLink.status) == "confirmed")).all()
+            col(ClaimLink.status) == "confirmed", visible_claims(reader))).all()
         spans.update({link.id or 0: (link.document_id, link.start, link.end) for link in links})
         at = _passages_at(session, spans)
         for link in links:

@@ -12,10 +12,12 @@ from sqlmodel import Session, col, select
 
 from tracker.errors import NotFoundError, TrackerError
 from tracker.models import (
+    DEFAULT_READER,
     Claim,
     ClaimLink,
     utcnow,
 )
+from tracker.store.readers import visible_claims
 from tracker.store.sql import chunks
 
 STANCES = ("supports", "opposes", "mentions")
@@ -79,20 +81,23 @@ def clean_claim_text(text: str) -> str:
     return cleaned
 
 
-def add_claim(*, session: Session, text: str) -> Claim:
-    """Store a new claim."""
+def add_claim(*, session: Session, text: str, reader: str = DEFAULT_READER) -> Claim:
+    """Store a new claim, private to `reader` until shared."""
     now = utcnow()
-    claim = Claim(text=clean_claim_text(text), created_at=now, updated_at=now)
+    claim = Claim(text=clean_claim_text(text), created_at=now, updated_at=now, owner=reader)
     session.add(claim)
     session.flush()
     return claim
 
 
-def get_claim(*, session: Session, claim_id: int, follow: bool = True) -> Claim:
-    """A claim by id; with `follow`, a merged claim gives the claim it was merged into."""
+def get_claim(*, session: Session, claim_id: int, reader: str = DEFAULT_READER,
+              follow: bool = True) -> Claim:
+    """A claim `reader` may see, by id; with `follow`, a merged claim gives the claim it was
+    merged into. Another reader's unshared claim is answered as if it did not exist."""
     claim = session.get(Claim, claim_id)
-    if claim is None:
-        raise NotFoundError(f"No claim {claim_id}. `tracker claim list` shows the claims")
+    if claim is None or not (claim.owner == reader or claim.shared):
+        raise NotFoundError(f"No claim {claim_id}. `tracker claim list` shows the claims reader "
+                            f"'{reader}' sees (their own and shared ones)")
     seen = {claim_id}
     while follow and claim.merged_into is not None and claim.merged_into not in seen:
         seen.add(claim.merged_into)
@@ -103,9 +108,11 @@ def get_claim(*, session: Session, claim_id: int, follow: bool = True) -> Claim:
     return claim
 
 
-def list_claims(*, session: Session, merged: bool = False) -> list[Claim]:
-    """Claims, oldest first; merged ones only with `merged`."""
-    stmt = select(Claim)
+def list_claims(*, session: Session, reader: str = DEFAULT_READER,
+                merged: bool = False) -> list[Claim]:
+    """The claims `reader` sees (their own and shared ones), oldest first; merged ones only with
+    `merged`."""
+    stmt = select(Claim).where(visible_claims(reader))
     if not merged:
         stmt = stmt.where(col(Claim.merged_into).is_(None))
     return list(session.exec(stmt.order_by(col(Claim.id))))
@@ -127,9 +134,10 @@ def count_links(*, session: Session, claim_ids: Sequence[int]) -> dict[int, dict
     return counts
 
 
-def edit_claim(*, session: Session, claim_id: int, text: str) -> Claim:
-    """Change a claim's wording (its links stay)."""
-    claim = get_claim(session=session, claim_id=claim_id, follow=False)
+def edit_claim(*, session: Session, claim_id: int, text: str,
+               reader: str = DEFAULT_READER) -> Claim:
+    """Change a claim's wording (its links stay); only its owner may."""
+    claim = owned_claim(session=session, claim_id=claim_id, reader=reader, doing="edit")
     _refuse_merged(claim)
     claim.text = clean_claim_text(text)
     claim.updated_at = utcnow()
@@ -137,15 +145,17 @@ def edit_claim(*, session: Session, claim_id: int, text: str) -> Claim:
     return claim
 
 
-def merge_claims(*, session: Session, source_id: int, target_id: int) -> tuple[Claim, int]:
-    """Move every link of claim `source_id` to `target_id`, which `source_id` then points to.
+def merge_claims(*, session: Session, source_id: int, target_id: int,
+                 reader: str = DEFAULT_READER) -> tuple[Claim, int]:
+    """Move every link of claim `source_id` (owned by `reader`) to `target_id`, which
+    `source_id` then points to.
 
     Returns:
         The target claim and how many links moved.
     """
-    source = get_claim(session=session, claim_id=source_id, follow=False)
+    source = owned_claim(session=session, claim_id=source_id, reader=reader, doing="merge")
     _refuse_merged(source)
-    target = get_claim(session=session, claim_id=target_id)
+    target = get_claim(session=session, claim_id=target_id, reader=reader)
     if target.id == source.id:
         raise TrackerError(f"Cannot merge claim {source_id} into itself; name two different claims")
     assert target.id is not None
@@ -162,9 +172,10 @@ def merge_claims(*, session: Session, source_id: int, target_id: int) -> tuple[C
     return target, int(moved.rowcount)  # type: ignore[attr-defined]
 
 
-def delete_claim(*, session: Session, claim_id: int) -> int:
-    """Delete a claim, its links, and the claims merged into it; returns the links deleted."""
-    claim = get_claim(session=session, claim_id=claim_id, follow=False)
+def delete_claim(*, session: Session, claim_id: int, reader: str = DEFAULT_READER) -> int:
+    """Delete a claim (its owner only), its links, and the claims merged into it; returns the
+    links deleted."""
+    claim = owned_claim(session=session, claim_id=claim_id, reader=reader, doing="delete")
     ids = [claim_id] + _merged_into(session, claim_id)
     removed = 0
     for chunk in chunks(ids):
@@ -176,6 +187,27 @@ def delete_claim(*, session: Session, claim_id: int) -> int:
     session.delete(claim)
     session.flush()
     return removed
+
+
+def owned_claim(*, session: Session, claim_id: int, reader: str, doing: str) -> Claim:
+    """A claim `reader` owns (not merely sees): editing, merging, deleting and sharing it."""
+    claim = get_claim(session=session, claim_id=claim_id, reader=reader, follow=False)
+    if claim.owner != reader:
+        raise TrackerError(f"Claim {claim_id} is {claim.owner}'s, shared with the team; only "
+                           f"{claim.owner} can {doing} it (you can tag, accept and reject)")
+    return claim
+
+
+def share_claim(*, session: Session, claim_id: int, reader: str) -> tuple[Claim, bool]:
+    """Share `reader`'s claim with every reader; returns it and False if it was shared already."""
+    claim = owned_claim(session=session, claim_id=claim_id, reader=reader, doing="share")
+    _refuse_merged(claim)
+    if claim.shared:
+        return claim, False
+    claim.shared, claim.updated_at = True, utcnow()
+    session.add(claim)
+    session.flush()
+    return claim, True
 
 
 def _merged_into(session: Session, claim_id: int) -> list[int]:

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, event, inspect
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, create_engine
 
 from tracker.errors import StoreError
 
@@ -25,25 +25,36 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for `url` with the schema created; SQLite files get WAL mode."""
+    """An engine for `url` with the schema at the head revision; SQLite files get WAL mode."""
     try:
         if url.startswith("sqlite"):
             engine = create_engine(url, connect_args={"check_same_thread": False})
             event.listen(engine, "connect", _sqlite_pragmas)
         else:
             engine = create_engine(url, pool_pre_ping=True)
-        create_schema(engine)
     except SQLAlchemyError as e:
-        raise StoreError(
-            f"Cannot open the database at {redact_url(url)}: {e.__class__.__name__}: "
-            f"{str(e).splitlines()[0]}. Check TRACKER_DATABASE_URL or the data directory"
-        ) from e
+        raise _open_error(url, e) from e
+    try:
+        create_schema(engine)
+    except BaseException as e:
+        engine.dispose()  # no pooled connection left to the collector
+        if isinstance(e, SQLAlchemyError):
+            raise _open_error(url, e) from e
+        raise
     return engine
 
 
+def _open_error(url: str, e: SQLAlchemyError) -> StoreError:
+    return StoreError(
+        f"Cannot open the database at {redact_url(url)}: {e.__class__.__name__}: "
+        f"{str(e).splitlines()[0]}. Check TRACKER_DATABASE_URL or the data directory")
+
+
 def create_schema(engine: Engine) -> None:
-    """Create any missing tables (the schema is additive so far; see README, "Schema")."""
-    SQLModel.metadata.create_all(engine)
+    """Create the schema, or migrate it to the head revision (`tracker.store.migrate`)."""
+    from tracker.store.migrate import migrate
+
+    migrate(engine)
 
 
 def table_names(engine: Engine) -> list[str]:

@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 
 from tracker.config import Settings
 from tracker.index.base import Embedder
+from tracker.models import DEFAULT_READER
 from tracker.workbench.library import Workbench
 
 if TYPE_CHECKING:
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 
 
 def make_app(engine: Engine, settings: Settings, *, embedder: Embedder | None = None,
+             reader: str = DEFAULT_READER,
              start: str = "search", index_on_start: bool = False) -> TrackerApp:
     """The Textual app over this store: the only way the app is built.
 
@@ -31,8 +33,9 @@ def make_app(engine: Engine, settings: Settings, *, embedder: Embedder | None = 
         embedder: the embedding model for queries and index runs; default the configured one.
         start: the first screen: search, status, claims or digests.
         index_on_start: bring the index up to date in the background as the app opens.
+        reader: whose claims, labels, reading history and digests the app shows.
     """
     from tracker.tui.app import TrackerApp
 
-    return TrackerApp(Workbench(engine, settings, embedder=embedder), start=start,
+    return TrackerApp(Workbench(engine, settings, embedder=embedder, reader=reader), start=start,
                       index_on_start=index_on_start)

@@ -15,7 +15,7 @@ from tracker import paths, store
 from tracker.config import Settings, source_names
 from tracker.errors import TrackerError
 from tracker.index.base import Embedder
-from tracker.models import Digest
+from tracker.models import DEFAULT_READER, Digest
 from tracker.store.engine import session_scope
 from tracker.text import clean_text
 from tracker.tui.library import (
@@ -56,8 +56,10 @@ class Workbench:
     """
 
     def __init__(self, engine: Engine, settings: Settings, *,
-                 embedder: Embedder | None = None) -> None:
+                 embedder: Embedder | None = None, reader: str = DEFAULT_READER) -> None:
         self.engine, self.settings, self.embedder = engine, settings, embedder
+        self.reader = reader
+        """Whose claims, labels, reading history and digests the app shows and changes."""
         self._searcher: HybridSearcher | None = None
         self._notice = ""
         # One search at a time: the searcher's connections and query embedder are not shared
@@ -137,11 +139,11 @@ class Workbench:
                 parent_id = parent.id if parent else None
             facts = records.facts(session, public)
             comments = records.comments(session, thread)
-            marks = records.marks(session, document_id)
+            marks = records.marks(session, document_id, self.reader)
             if self.settings.digest.implicit_interests:
                 from tracker.service.interests import record_reading
 
-                record_reading(session=session, document_id=document_id)
+                record_reading(session=session, document_id=document_id, reader=self.reader)
         return Page(
             document_id=document_id, title=clean_text(doc.title) or "(untitled)",
             authors=clean_text(", ".join(a.name for a in public.authors)),
@@ -190,7 +192,7 @@ class Workbench:
     def claims(self) -> list[ClaimSummary]:
         """Every live claim, newest first."""
         with session_scope(self.engine) as session:
-            rows = store.list_claims(session=session)
+            rows = store.list_claims(session=session, reader=self.reader)
             counts = store.count_links(session=session, claim_ids=[c.id or 0 for c in rows])
         return [records.summary(c.id or 0, c.text, counts.get(c.id or 0, {}))
                 for c in reversed(rows)]
@@ -198,7 +200,7 @@ class Workbench:
     def claim(self, claim_id: int) -> ClaimDetail:
         """One claim with its confirmed and stale arguments and its open suggestions."""
         with session_scope(self.engine) as session:
-            found = store.get_claim(session=session, claim_id=claim_id)
+            found = store.get_claim(session=session, claim_id=claim_id, reader=self.reader)
             assert found.id is not None
             counts = store.count_links(session=session, claim_ids=[found.id])[found.id]
             links = store.claim_links(session=session, claim_id=found.id,
@@ -213,7 +215,7 @@ class Workbench:
     def add_claim(self, text: str) -> ClaimSummary:
         """A new claim."""
         with session_scope(self.engine) as session:
-            made = store.add_claim(session=session, text=text)
+            made = store.add_claim(session=session, text=text, reader=self.reader)
         return records.summary(made.id or 0, made.text, {})
 
     def tag(self, document_id: int, start: int, end: int, claim_id: int, stance: str,
@@ -225,10 +227,11 @@ class Workbench:
             if not 0 <= start < end <= len(body) or not body[start:end].strip():
                 raise TrackerError("Select some text of the document first (v, then move)")
             link, _found = store.tag(
-                session=session, claim_id=claim_id, document=doc, quote=body[start:end],
+                session=session, claim_id=claim_id, reader=self.reader, document=doc,
+                quote=body[start:end],
                 stance=stance, note=note, prefix=body[max(0, start - 64):start],
                 suffix=body[end:end + 64])
-            claim = store.get_claim(session=session, claim_id=link.claim_id)
+            claim = store.get_claim(session=session, claim_id=link.claim_id, reader=self.reader)
         return records.mark(link, claim.text)
 
     def suggest(self, claim_id: int, limit: int = 10) -> list[Argument]:
@@ -240,19 +243,21 @@ class Workbench:
             if not searcher.keyword.count():
                 raise TrackerError("Nothing is indexed yet: run the index from the status "
                                    "screen (i) first")
-            suggest_claim(self.engine, self.settings, claim_id, limit=limit, searcher=searcher)
+            suggest_claim(self.engine, self.settings, claim_id, limit=limit, searcher=searcher,
+                          reader=self.reader)
         return self.claim(claim_id).suggestions
 
     def accept(self, link_id: int, stance: str | None = None) -> Argument:
         """Confirm a link, optionally with another stance."""
         with session_scope(self.engine) as session:
-            link = store.accept_link(session=session, link_id=link_id, stance=stance)
+            link = store.accept_link(session=session, link_id=link_id, stance=stance,
+                                     reader=self.reader)
             return records.arguments(session, [link])[0]
 
     def reject(self, link_id: int) -> Argument:
         """Reject a suggestion for good."""
         with session_scope(self.engine) as session:
-            link = store.reject_link(session=session, link_id=link_id)
+            link = store.reject_link(session=session, link_id=link_id, reader=self.reader)
             return records.arguments(session, [link])[0]
 
     # --- status, sync, index ------------------------------------------------------------------
@@ -345,7 +350,8 @@ class Workbench:
     def digests(self) -> list[DigestEntry]:
         """Digests built so far, newest first."""
         with session_scope(self.engine) as session:
-            rows = session.exec(select(Digest).order_by(col(Digest.week).desc())).all()
+            rows = session.exec(select(Digest).where(col(Digest.reader) == self.reader)
+                                .order_by(col(Digest.week).desc())).all()
             return [DigestEntry(r.week, len(r.item_ids), records.minute(r.created_at))
                     for r in rows]
 
@@ -358,13 +364,16 @@ class Workbench:
         tz = self.settings.digest.timezone
         week = (week or previous_week(datetime.now(UTC), tz)).strip().upper()
         parse_week(week)
-        saved = digest_dir(paths.data_dir()) / f"{week}.md"
+        folder = digest_dir(paths.data_dir())
+        folder = folder if self.reader == DEFAULT_READER else folder / self.reader
+        saved = folder / f"{week}.md"
         if saved.exists():
             return week, clean_text(saved.read_text(encoding="utf-8"))
         with session_scope(self.engine) as session:
-            built = build_digest(session=session, settings=self.settings.digest, week=week)
+            built = build_digest(session=session, settings=self.settings.digest, week=week,
+                                 reader=self.reader)
             record_digest(session=session, digest=built)
-        write_digest(built, digest_dir(paths.data_dir()))
+        write_digest(built, folder)
         return week, clean_text(render.markdown(built))
 
 

@@ -127,9 +127,9 @@ def authors_of(session: Session, ids: Sequence[int]) -> dict[int, str]:
     return store.author_names(session=session, document_ids=ids)
 
 
-def marks(session: Session, document_id: int) -> list[Mark]:
+def marks(session: Session, document_id: int, reader: str) -> list[Mark]:
     stmt = (select(ClaimLink, Claim).join(Claim, col(Claim.id) == col(ClaimLink.claim_id))
-            .where(col(ClaimLink.document_id) == document_id,
+            .where(col(ClaimLink.document_id) == document_id, store.visible_claims(reader),
                    col(ClaimLink.status).in_(["confirmed", "stale", "suggested"]))
             .order_by(col(ClaimLink.start)))
     return [mark(link, claim.text) for link, claim in session.exec(stmt)]
