@@ -78,10 +78,10 @@ def source_rows(home: Path) -> tuple[list[tuple[Any, ...]], np.ndarray]:
         rows = conn.execute("SELECT id, title, authors, text FROM passage ORDER BY id").fetchall()
     cache = home / f"seed-vectors-{SEEDS}.npy"
     if not cache.exists():
-        from tracker.index.fastembed import NumpyMiniLM
+        from tracker.index.embedder import SentenceTransformerEmbedder
 
         started = time.perf_counter()
-        vectors = NumpyMiniLM(MODEL).embed_batch(
+        vectors = SentenceTransformerEmbedder(MODEL).embed_batch(
             [" ".join(f"{r[1]}\n{r[3]}".split()[:64]) for r in rows[:SEEDS]])
         np.save(cache, vectors)
         print(f"embedded {SEEDS} seed passages in {time.perf_counter() - started:.0f} s")
@@ -224,6 +224,9 @@ def measure_one(size: int, target: Path, queries: list[str]) -> None:
             probes.append(probe())
         calls = [(f"{kind} keyword", lambda s=s, q=q: s.keyword_hits(q, none))
                  for kind, s in searchers.items()]
+        calls += [(f"{kind} document keywords",
+                   lambda s=s, q=q: s.keyword.search_documents(q, 200, none))
+                  for kind, s in searchers.items() if kind == "tantivy"]
         calls += [(f"{kind} {full}", lambda s=s, q=q: s.search(q, none))
                   for kind, s in searchers.items()]
         if full == "hybrid":  # the parts both engines share
