@@ -99,6 +99,23 @@ def build(size: int, home: Path, target: Path, vectors: bool) -> None:
     subprocess.run(command, check=True)
 
 
+def _query_encoder(home: Path) -> None:
+    """The ONNX query encoder `tracker index` exports beside vectors of the packaged model
+    (copied from the source store when it has one): without it a cold search loads torch."""
+    import shutil
+
+    from tracker.index.onnx_embedder import export_onnx, onnx_folder
+
+    folder = onnx_folder(MODEL)
+    if folder.exists():
+        return
+    source = home / "models" / folder.name
+    if source.exists():
+        shutil.copytree(source, folder)
+    else:
+        export_onnx(MODEL, folder)
+
+
 def build_one(size: int, home: Path, target: Path, with_vectors: bool) -> None:
     """The child process of `build`: documents, passages (FTS5 by trigger), tantivy, vectors."""
     os.environ["TRACKER_HOME"] = str(target)
@@ -130,6 +147,7 @@ def build_one(size: int, home: Path, target: Path, with_vectors: bool) -> None:
     facts["tantivy_seconds"] = round(time.perf_counter() - started, 1)
     if with_vectors:
         facts["hnsw_seconds"] = _add_vectors(db, size, seeds)
+        _query_encoder(home)
     facts.update(peak_rss_mib=round(peak_rss_mib()), db_mib=round(db.stat().st_size / 2**20),
                  tantivy_mib=round(sum(f.stat().st_size for f in db.with_name(
                      f"{db.name}.tantivy").iterdir()) / 2**20), vectors=with_vectors)
