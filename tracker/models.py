@@ -323,6 +323,8 @@ class Reader(SQLModel, table=True):
 
     name: str = Field(primary_key=True, max_length=64)
     created_at: datetime | None = _ts()
+    token_hash: str | None = Field(default=None, max_length=64, unique=True, index=True)
+    """SHA-256 (hex) of the reader's API token (`tracker reader token NAME`); never the token."""
 
 
 # --- claims ----------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 from tracker import __version__
 from tracker.api import schema
 from tracker.api.desk import Desk, InputError, TooLarge, WritesOff
-from tracker.api.guard import BodyTooLarge, Guard
+from tracker.api.guard import CALLER, BodyTooLarge, Guard
 from tracker.config import Settings
 from tracker.errors import ConfigError, NotFoundError, StoreError, TrackerError
 from tracker.index.base import SearchFilters
@@ -75,7 +75,7 @@ def make_app(engine: Engine, settings: Settings) -> Any:
         outer = CORSMiddleware(app, allow_origins=settings.api.cors_origins,
                                allow_methods=["GET", "POST"],
                                allow_headers=["Authorization", "Content-Type"])
-    return Guard(outer, settings.api)
+    return Guard(outer, settings.api, readers=desk.reader_for_token)
 
 
 def _errors(app: FastAPI) -> None:
@@ -188,8 +188,10 @@ def _writes(app: FastAPI, desk: Desk) -> None:
         if not api.writes:
             raise WritesOff("writes are off: set api.writes = true (and TRACKER_API__TOKEN) "
                             "to tag passages or decide on suggestions")
-        if api.token is None:
-            raise WritesOff("writes need a token: set TRACKER_API__TOKEN and send it as "
+        caller = CALLER.get()
+        if not (caller is not None and caller.token):
+            raise WritesOff("writes need a token: set TRACKER_API__TOKEN, or issue a reader's "
+                            "with `tracker reader token NAME`, and send it as "
                             "`Authorization: Bearer …`")
 
     @app.post("/v1/claims/{claim_id}/suggestions", response_model=schema.SuggestionsOut)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine
 
 from tracker import paths, store
+from tracker.api.guard import CALLER
 from tracker.api.schema import (
     SCHEMA_VERSION,
     cite_info,
@@ -55,8 +56,8 @@ class Desk:
     engine: Engine
     settings: Settings
     reader: str = ""
-    """Whose claims and labels the API shows and changes: `settings.user` unless given (one
-    reader per server; a token per reader is not built yet)."""
+    """The server's reader: `settings.user` unless given. A request with a reader's token acts
+    for that reader instead (`acting`)."""
 
     def __post_init__(self) -> None:
         with session_scope(self.engine) as session:
@@ -64,6 +65,16 @@ class Desk:
                                              name=self.reader or self.settings.user)
         self._lock = threading.Lock()
         self._searcher: HybridSearcher | None = None
+
+    def acting(self) -> str:
+        """The reader this request acts for: its token's reader, else the server's."""
+        caller = CALLER.get()
+        return caller.reader if caller is not None and caller.reader else self.reader
+
+    def reader_for_token(self, token: str) -> str | None:
+        """The reader whose API token this is (one indexed look-up), or None."""
+        with session_scope(self.engine) as session:
+            return store.reader_for_token(session=session, token=token)
 
     # --- limits ------------------------------------------------------------------------------
 
@@ -160,7 +171,7 @@ class Desk:
     def claims(self) -> dict[str, Any]:
         """`tracker claim list --json`."""
         with session_scope(self.engine) as session:
-            rows = store.list_claims(session=session, reader=self.reader)
+            rows = store.list_claims(session=session, reader=self.acting())
             counts = store.count_links(session=session, claim_ids=[c.id or 0 for c in rows])
             return {"schema_version": SCHEMA_VERSION,
                     "claims": [claim_json(c, counts[c.id or 0]) for c in rows]}
@@ -168,7 +179,7 @@ class Desk:
     def claim(self, claim_id: int) -> dict[str, Any]:
         """`tracker claim show --json` plus the confirmed links by side."""
         with session_scope(self.engine) as session:
-            found = store.get_claim(session=session, claim_id=claim_id, reader=self.reader)
+            found = store.get_claim(session=session, claim_id=claim_id, reader=self.acting())
             counts = store.count_links(session=session, claim_ids=[found.id or 0])[found.id or 0]
             links = store.claim_links(session=session, claim_id=found.id or 0)
             docs = store.document_refs(session=session, document_ids=[k.document_id
@@ -187,7 +198,7 @@ class Desk:
         from tracker.claims.suggest import suggest_claim
 
         report = suggest_claim(self.engine, self.settings, claim_id, limit=self.limit(limit),
-                               searcher=self.searcher, save=save, reader=self.reader)
+                               searcher=self.searcher, save=save, reader=self.acting())
         data = suggest_json(report)
         for row in (*data["suggestions"], *data["supporting"], *data["opposing"]):
             row["cite"] = cite_ref(report.documents.get(row["document"]["id"])
@@ -237,7 +248,7 @@ class Desk:
                              f"{', '.join(store.STANCES)}")
         with session_scope(self.engine) as session:
             document = store.get_document(session=session, ref=self.text(ref, "the reference"))
-            link, found = store.tag(session=session, claim_id=claim_id, reader=self.reader,
+            link, found = store.tag(session=session, claim_id=claim_id, reader=self.acting(),
                                     document=document,
                                      quote=self.text(quote, "the quote"), stance=stance,
                                      note=self.text(note, "the note") if note else None)
@@ -255,11 +266,11 @@ class Desk:
         note = self.text(note, "the note") if note else None
         with session_scope(self.engine) as session:
             if accept:
-                link = store.accept_link(session=session, link_id=link_id, reader=self.reader,
+                link = store.accept_link(session=session, link_id=link_id, reader=self.acting(),
                                          stance=stance,
                                           note=note)
             else:
-                link = store.reject_link(session=session, link_id=link_id, reader=self.reader,
+                link = store.reject_link(session=session, link_id=link_id, reader=self.acting(),
                                          note=note)
             docs = store.document_refs(session=session, document_ids=[link.document_id])
         return {"schema_version": SCHEMA_VERSION, **link_json(link, docs.get(link.document_id))}

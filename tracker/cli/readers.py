@@ -42,3 +42,25 @@ def reader_list(obj: Context, as_json: bool) -> None:
         return
     for name, _at in rows:
         click.echo(name)
+
+
+@reader.command(name="token")
+@click.argument("name")
+@click.option("--revoke", is_flag=True, help="Forget the reader's token instead.")
+@click.pass_obj
+def reader_token(obj: Context, name: str, revoke: bool) -> None:
+    """Issue an API token for a reader (replacing their old one); `tracker api` then acts as
+    them for `Authorization: Bearer TOKEN`. Shown once: only its hash is stored."""
+    from tracker import store
+    from tracker.store.engine import session_scope
+
+    with session_scope(obj.engine) as session:
+        if revoke:
+            had = store.revoke_token(session=session, name=name)
+            click.echo(f"revoked: reader {name}'s token" if had
+                       else f"reader {name} had no token")
+            return
+        token = store.issue_token(session=session, name=name)
+    click.echo(token)
+    click.echo(f"The API token of reader {name}: send it as `Authorization: Bearer …`. It is "
+               f"shown only now; `tracker reader token {name}` issues a new one.", err=True)

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from types import FrameType
 from typing import IO, TYPE_CHECKING, Any
 
@@ -26,6 +27,7 @@ from sqlalchemy import Connection, Engine, inspect, text
 
 from tracker.config import FORUM_SOURCES, ApiSourceSettings, Settings, source_names
 from tracker.errors import ConfigError
+from tracker.models import DEFAULT_READER
 
 if TYPE_CHECKING:
     from tracker.index.base import Embedder
@@ -34,6 +36,7 @@ log = logging.getLogger(__name__)
 
 JOB_TABLE = "apscheduler_jobs"
 DIGEST_JOB = "digest"
+SCHEDULER_LOCK = "tracker serve: scheduler"  # the advisory lock one service per database holds
 _STOP = threading.Event()
 _INDEX_LOCK = threading.Lock()
 _INDEX_SLICE = 2048  # passages embedded between two checks of the stop flag (~30 s on CPU)
@@ -146,23 +149,36 @@ def index_in_slices(engine: Engine, settings: Settings, embedder: Embedder,
 
 
 def run_digest() -> None:
-    """Build the digest of the week just ended and mail it when `digest.email_to` is set."""
-    from tracker import paths
-    from tracker.errors import TrackerError
+    """Build every registered reader's digest of the week just ended; mail the `default`
+    reader's when `digest.email_to` is set (readers have no addresses of their own yet)."""
+    from tracker import paths, store
     from tracker.service.digest import previous_week
-    from tracker.service.publish import make_digest
+    from tracker.store.engine import session_scope
 
     runtime = _runtime()
     week = previous_week(datetime.now(UTC), runtime.settings.digest.timezone)
-    email = bool(runtime.settings.digest.recipients)
+    with session_scope(runtime.engine) as session:
+        readers = [r.name for r in store.list_readers(session=session)]
+    for reader in readers:
+        if _STOP.is_set():
+            return
+        _reader_digest(runtime, week, reader, paths.data_dir())
+
+
+def _reader_digest(runtime: _Runtime, week: str, reader: str, data_dir: Path) -> None:
+    """One reader's digest; a failure is logged and the next reader's still runs."""
+    from tracker.errors import TrackerError
+    from tracker.service.publish import make_digest
+
+    email = bool(runtime.settings.digest.recipients) and reader == DEFAULT_READER
     try:
-        outcome = make_digest(runtime.engine, runtime.settings, week,
-                              out=None, email=email, data_dir=paths.data_dir())
+        outcome = make_digest(runtime.engine, runtime.settings, week, out=None, email=email,
+                              data_dir=data_dir, reader=reader)
     except TrackerError as e:
-        log.error("digest %s: %s", week, e.msg)
+        log.error("digest %s (%s): %s", week, reader, e.msg)
         return
-    log.info("digest %s: %d items in %s%s", week, outcome.items, outcome.written.html,
-             f"; {outcome.mail_error}" if outcome.mail_error else "")
+    log.info("digest %s (%s): %d items in %s%s", week, reader, outcome.items,
+             outcome.written.html, f"; {outcome.mail_error}" if outcome.mail_error else "")
 
 
 # --- the service -----------------------------------------------------------------------------
@@ -338,7 +354,7 @@ def _single_instance(engine: Engine) -> IO[str] | Connection:
     if engine.dialect.name == "postgresql":
         from tracker.store.engine import try_advisory_lock
 
-        held = try_advisory_lock(engine, "tracker serve: scheduler")
+        held = try_advisory_lock(engine, SCHEDULER_LOCK)
         if held is None:
             raise ConfigError("Another `tracker serve` is already running on this PostgreSQL "
                               "database (it holds the scheduler's advisory lock); stop it "

@@ -58,7 +58,10 @@ from tracker.store.readers import (
     DEFAULT_READER,
     add_reader,
     check_reader,
+    issue_token,
     list_readers,
+    reader_for_token,
+    revoke_token,
     visible_claims,
 )
 from tracker.store.reading import (
@@ -102,6 +105,7 @@ __all__ = [
     "merge_claims", "outgoing_links", "passage_at", "reanchor_links", "reject_link",
     "revision_dates", "same_work", "save_cursor", "save_suggestions", "source_status",
     "start_run", "tag", "to_public", "upsert_documents",
-    "DEFAULT_READER", "add_reader", "check_reader", "list_readers", "owned_claim", "share_claim",
+    "DEFAULT_READER", "add_reader", "check_reader", "issue_token", "list_readers",
+    "reader_for_token", "revoke_token", "owned_claim", "share_claim",
     "visible_claims",
 ]

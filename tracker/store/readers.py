@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
+import secrets
 
 from sqlalchemy import or_
 from sqlalchemy.sql.elements import ColumnElement
@@ -14,7 +16,8 @@ from tracker.models import DEFAULT_READER, Claim, Reader, utcnow
 # Names appear in commands, `tagged_by` and file names of digests: keep them plain.
 _NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 
-__all__ = ["DEFAULT_READER", "add_reader", "check_reader", "list_readers", "visible_claims"]
+__all__ = ["DEFAULT_READER", "add_reader", "check_reader", "issue_token", "list_readers",
+           "reader_for_token", "revoke_token", "visible_claims"]
 
 
 def list_readers(*, session: Session) -> list[Reader]:
@@ -48,3 +51,37 @@ def check_reader(*, session: Session, name: str) -> str:
 def visible_claims(reader: str) -> ColumnElement[bool]:
     """The condition a claim meets when `reader` may see it: their own, or shared."""
     return or_(col(Claim.owner) == reader, col(Claim.shared).is_(True))
+
+
+def _digest(token: str) -> str:
+    # The tokens are 256 random bits, so a plain SHA-256 suffices (a slow password hash guards
+    # guessable secrets; nobody guesses 2^256).
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(*, session: Session, name: str) -> str:
+    """A new API token for reader `name` (replacing any earlier one); only its hash is kept."""
+    reader = session.get(Reader, check_reader(session=session, name=name))
+    assert reader is not None
+    token = secrets.token_urlsafe(32)
+    reader.token_hash = _digest(token)
+    session.add(reader)
+    session.flush()
+    return token
+
+
+def revoke_token(*, session: Session, name: str) -> bool:
+    """Forget reader `name`'s API token; False if they had none."""
+    reader = session.get(Reader, check_reader(session=session, name=name))
+    assert reader is not None
+    had = reader.token_hash is not None
+    reader.token_hash = None
+    session.add(reader)
+    session.flush()
+    return had
+
+
+def reader_for_token(*, session: Session, token: str) -> str | None:
+    """The reader whose API token this is, or None."""
+    found = session.exec(select(Reader).where(col(Reader.token_hash) == _digest(token))).first()
+    return found.name if found is not None else None

@@ -1,0 +1,83 @@
+"""The team load test on a real PostgreSQL: 8 readers search and tag while a sync and an index
+run write (bench/team_load.py's `run_load`, the same code; 15 s here instead of the bench's 60 s
+so the suite stays fast, over 120 corpus posts instead of 300). Latencies are printed by the
+bench, never asserted; what is asserted is what a team must be able to count on.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bench.team_load import LoadReport, print_report, run_load
+
+pytestmark = pytest.mark.postgres
+
+READERS, SECONDS = 8, 15.0
+
+
+@pytest.fixture(scope="module")
+def load(pg_server: str, shared: Path, tmp_path_factory: pytest.TempPathFactory) -> LoadReport:
+    """One load run for the module (it takes ~20 s), on a database of its own."""
+    import os
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    home = tmp_path_factory.mktemp("team-home")
+    name = f"load_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(pg_server.replace("postgresql://", "postgresql+psycopg://", 1),
+                          isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    head, _, query = pg_server.partition("?")
+    url = (head.rsplit("/", 1)[0] + f"/{name}" + (f"?{query}" if query else "")).replace(
+        "postgresql://", "postgresql+psycopg://", 1)
+    # The keyword replica lives in TRACKER_HOME's data directory; a module fixture cannot use
+    # monkeypatch, so the variable is set and restored here.
+    before = os.environ.get("TRACKER_HOME")
+    os.environ["TRACKER_HOME"] = str(home)
+    try:
+        report = run_load(url, shared, readers=READERS, seconds=SECONDS, docs=120)
+    finally:
+        if before is None:
+            os.environ.pop("TRACKER_HOME", None)
+        else:
+            os.environ["TRACKER_HOME"] = before
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    print_report(report, READERS, SECONDS)
+    return report
+
+
+def test_every_reader_worked_and_errors_stay_rare(load: LoadReport) -> None:
+    assert load.operations() > 0
+    for op in ("search", "tag", "claim list"):
+        assert load.latencies[op], f"no {op} completed"
+    assert load.latencies["accept"] or load.latencies["reject"]
+    # Generous: under 1% errors and no operation stuck for 10 s; the writers never failed.
+    assert len(load.errors) <= load.operations() // 100, load.errors[:5]
+    assert not [e for e in load.errors if e.startswith(("sync:", "index:"))]
+    assert load.stalls() == 0
+
+
+def test_the_writers_wrote_while_readers_read(load: LoadReport) -> None:
+    assert load.sync_rounds >= 1
+    assert load.index_runs >= 1
+
+
+def test_every_label_is_present_exactly_once_with_its_last_status(load: LoadReport) -> None:
+    assert len(load.written) >= READERS  # each reader labelled something
+    assert {reader for reader, _ in load.written.values()} == {
+        f"reader{i}" for i in range(READERS)}
+    assert load.label_problems == []
+
+
+def test_no_document_is_stored_twice(load: LoadReport) -> None:
+    assert load.duplicate_documents == []
+
+
+def test_one_scheduler_per_database(load: LoadReport) -> None:
+    assert (load.schedulers_running, load.schedulers_refused) == (1, 1)
