@@ -73,7 +73,8 @@ def source_rows(home: Path) -> tuple[list[tuple[Any, ...]], np.ndarray]:
     bench/keyword_quality.py when missing), and the MiniLM vectors of the first SEEDS."""
     from bench.keyword_quality import build_store
 
-    build_store(home).dispose()
+    if not (home / "tracker.db").exists():  # an existing store (the evaluation store) is only read
+        build_store(home).dispose()
     with sqlite3.connect(home / "tracker.db") as conn:
         rows = conn.execute("SELECT id, title, authors, text FROM passage ORDER BY id").fetchall()
     cache = home / f"seed-vectors-{SEEDS}.npy"
