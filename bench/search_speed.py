@@ -137,12 +137,7 @@ def build_one(size: int, home: Path, target: Path, with_vectors: bool) -> None:
     conn = sqlite3.connect(db)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
-    copies = (size + len(rows) - 1) // len(rows)
-    n = 0
-    for copy in range(copies):
-        batch = rows[: size - n]
-        _insert_copy(conn, batch, copy, n)
-        n += len(batch)
+    insert_rows(conn, rows, size)
     conn.commit()
     conn.close()
     facts: dict[str, Any] = {"passages": size, "documents": -(-size // PER_DOCUMENT),
@@ -181,6 +176,15 @@ def _add_vectors(db: Path, size: int, seeds: np.ndarray) -> float:
                          "SELECT id, ?, content_hash FROM passage WHERE id BETWEEN ? AND ?",
                          [(MODEL, s + 1, s + 100_000) for s in range(0, size, 100_000)])
     return seconds
+
+
+def insert_rows(conn: sqlite3.Connection, rows: list[tuple[Any, ...]], size: int) -> None:
+    """`size` passages from `rows` (id, title, authors, text), repeated with a marker word."""
+    n = 0
+    for copy in range(-(-size // len(rows))):
+        batch = rows[: size - n]
+        _insert_copy(conn, batch, copy, n)
+        n += len(batch)
 
 
 def _insert_copy(conn: sqlite3.Connection, batch: list[tuple[Any, ...]], copy: int,
@@ -236,7 +240,8 @@ def measure_one(size: int, target: Path, queries: list[str], pg: str = "") -> No
     from tracker.index.base import SearchFilters
 
     if pg:
-        from bench.search_speed_pg import FOLDER, searchers as backends
+        from bench.search_speed_pg import FOLDER
+        from bench.search_speed_pg import searchers as backends
 
         searchers = backends(target, FOLDER / f"home-{size}", pg)
     else:
