@@ -2,7 +2,7 @@
 and cold `tracker search` time.
 
     .venv/bin/python bench/search_speed.py [--sizes 100000,1000000] [--queries 200]
-        [--no-vectors 1000000]
+        [--no-vectors 1000000] [--backend postgresql]
 
 Each size is a tracker store under .bench/speed-<N>/ built from the real passages of the
 keyword-quality store (bench/keyword_quality.py: the 8,424 corpus posts with a body, 57k
@@ -21,6 +21,11 @@ fusion) for tantivy and FTS5, interleaved query by query in random order so that
 machine's drift hits both alike, with the probe (numpy 1024³ matmul GFLOP/s) taken every 20
 queries and printed beside; peak RSS; cold `tracker search` wall time from the shell for
 each engine.
+
+With `--backend postgresql` the same store is also built in PostgreSQL
+(bench/search_speed_pg.py: COPY, pgvector HNSW, the tantivy replica) and the two backends are
+measured instead of the two engines: SQLite (tantivy + usearch) and PostgreSQL (tantivy
+replica + pgvector) open in one process, calls interleaved as above.
 """
 
 from __future__ import annotations
@@ -133,12 +138,7 @@ def build_one(size: int, home: Path, target: Path, with_vectors: bool) -> None:
     conn = sqlite3.connect(db)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
-    copies = (size + len(rows) - 1) // len(rows)
-    n = 0
-    for copy in range(copies):
-        batch = rows[: size - n]
-        _insert_copy(conn, batch, copy, n)
-        n += len(batch)
+    insert_rows(conn, rows, size)
     conn.commit()
     conn.close()
     facts: dict[str, Any] = {"passages": size, "documents": -(-size // PER_DOCUMENT),
@@ -179,6 +179,15 @@ def _add_vectors(db: Path, size: int, seeds: np.ndarray) -> float:
     return seconds
 
 
+def insert_rows(conn: sqlite3.Connection, rows: list[tuple[Any, ...]], size: int) -> None:
+    """`size` passages from `rows` (id, title, authors, text), repeated with a marker word."""
+    n = 0
+    for copy in range(-(-size // len(rows))):
+        batch = rows[: size - n]
+        _insert_copy(conn, batch, copy, n)
+        n += len(batch)
+
+
 def _insert_copy(conn: sqlite3.Connection, batch: list[tuple[Any, ...]], copy: int,
                  offset: int) -> None:
     documents, passages = [], []
@@ -202,10 +211,11 @@ def _insert_copy(conn: sqlite3.Connection, batch: list[tuple[Any, ...]], copy: i
         " content_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", passages)
 
 
-def measure(size: int, target: Path, queries: list[str]) -> None:
-    """Warm latency of both engines, in a child process (its own peak RSS)."""
+def measure(size: int, target: Path, queries: list[str], pg: str = "") -> None:
+    """Warm latency of both engines (or, given a PostgreSQL URL, both backends), in a child
+    process (its own peak RSS)."""
     command = [sys.executable, __file__, "--measure-one", str(size), "--target", str(target),
-               "--queries-json", json.dumps(queries)]
+               "--queries-json", json.dumps(queries)] + (["--pg-url", pg] if pg else [])
     # As `tracker search` runs: one BLAS thread (see tracker/cli/context.py).
     subprocess.run(command, check=True, env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
 
@@ -226,11 +236,17 @@ def _searchers(target: Path) -> dict[str, Any]:
     return found
 
 
-def measure_one(size: int, target: Path, queries: list[str]) -> None:
+def measure_one(size: int, target: Path, queries: list[str], pg: str = "") -> None:
     """The child process of `measure`: every (engine, part) call of a query in random order."""
     from tracker.index.base import SearchFilters
 
-    searchers = _searchers(target)
+    if pg:
+        from bench.search_speed_pg import FOLDER
+        from bench.search_speed_pg import searchers as backends
+
+        searchers = backends(target, FOLDER / f"home-{size}", pg)
+    else:
+        searchers = _searchers(target)
     none = SearchFilters()
     for searcher in searchers.values():
         searcher.search(queries[0], none)  # the first query builds the fuzzy matchers
@@ -245,14 +261,16 @@ def measure_one(size: int, target: Path, queries: list[str]) -> None:
                  for kind, s in searchers.items()]
         calls += [(f"{kind} document keywords",
                    lambda s=s, q=q: s.keyword.search_documents(q, 200, none))
-                  for kind, s in searchers.items() if kind == "tantivy"]
+                  for kind, s in searchers.items() if kind != "fts5"]
         calls += [(f"{kind} {full}", lambda s=s, q=q: s.search(q, none))
                   for kind, s in searchers.items()]
-        if full == "hybrid":  # the parts both engines share
-            one = searchers[ENGINES[0]]
+        if full == "hybrid":  # the parts both engines share (on two backends: vectors each)
+            one = next(iter(searchers.values()))
             vector = one.embedder.embed_query(q)
-            calls += [("  embed query", lambda s=one, q=q: s.embedder.embed_query(q)),
-                      ("  vector (HNSW)", lambda s=one, q=q, v=vector: s.vector_hits(q, none, v))]
+            calls += [("  embed query", lambda s=one, q=q: s.embedder.embed_query(q))]
+            calls += [(f"  {kind} vector (HNSW)" if pg else "  vector (HNSW)",
+                       lambda s=s, q=q, v=vector: s.vector_hits(q, none, v))
+                      for kind, s in searchers.items() if pg or s is one]
         rng.shuffle(calls)
         for name, call in calls:
             started = time.perf_counter()
@@ -292,13 +310,22 @@ def main() -> None:
     parser.add_argument("--measure-one", type=int)
     parser.add_argument("--target", type=Path)
     parser.add_argument("--queries-json")
+    parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite",
+                        help="postgresql: also build each size in PostgreSQL and compare")
+    parser.add_argument("--build-pg", type=int)
+    parser.add_argument("--pg-url", default="")
     args = parser.parse_args()
     bare = {int(s) for s in args.no_vectors.split(",") if s}
     if args.build_one:
         build_one(args.build_one, args.home, args.target, args.build_one not in bare)
         return
+    if args.build_pg:
+        from bench.search_speed_pg import build_one as build_pg
+
+        build_pg(args.build_pg, args.home, args.target, args.pg_url)
+        return
     if args.measure_one:
-        measure_one(args.measure_one, args.target, json.loads(args.queries_json))
+        measure_one(args.measure_one, args.target, json.loads(args.queries_json), args.pg_url)
         return
     from bench.keyword_quality import load_queries
 
@@ -306,12 +333,41 @@ def main() -> None:
     # bench/search_quality.py, which is being rewritten.
     texts = [q["query"] for q in load_queries(REPO / "bench" / "search_queries.jsonl")]
     queries = (texts * (args.queries // len(texts) + 1))[: args.queries]
+    if args.backend == "postgresql":
+        both_backends(args, bare, queries)
+        return
     for size in (int(s) for s in args.sizes.split(",")):
         target = REPO / ".bench" / f"speed-{size}"
         build(size, args.home, target, size not in bare)
         measure(size, target, queries)
         for engine in ENGINES:
             print(f"[{size}] cold `tracker search` ({engine}): {cold(target, texts[0], engine)}")
+
+
+def both_backends(args: argparse.Namespace, bare: set[int], queries: list[str]) -> None:
+    """Each size on SQLite and on PostgreSQL (a server from the wheel), measured together."""
+    from bench.pg_quality import start_postgres
+    from bench.search_speed_pg import FOLDER, database_url
+
+    FOLDER.mkdir(parents=True, exist_ok=True)
+    server, url = start_postgres(FOLDER)
+    try:
+        for size in (int(s) for s in args.sizes.split(",")):
+            if size in bare:
+                raise SystemExit("--backend postgresql measures hybrid search: drop --no-vectors")
+            target = REPO / ".bench" / f"speed-{size}"
+            build(size, args.home, target, True)
+            pg_url = database_url(url, size)
+            pg_home = FOLDER / f"home-{size}"
+            if (pg_home / "built.json").exists():
+                print(f"[{size}] PostgreSQL store exists: {(pg_home / 'built.json').read_text()}")
+            else:
+                subprocess.run([sys.executable, __file__, "--build-pg", str(size), "--home",
+                                str(args.home), "--target", str(pg_home), "--pg-url", pg_url],
+                               check=True)
+            measure(size, target, queries, pg_url)
+    finally:
+        server.cleanup()
 
 
 if __name__ == "__main__":
