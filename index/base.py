@@ -133,6 +133,10 @@ class VectorIndex(ABC):
     def count(self) -> int:
         """How many vectors are stored."""
 
+    def is_empty(self) -> bool:
+        """Whether no vector is stored (asked on every search: backends make it cheap)."""
+        return self.count() == 0
+
     def save(self) -> None:  # noqa: B027  (optional: backends that write through do nothing)
         """Make every add and remove so far durable.
 

@@ -146,7 +146,8 @@ class HybridSearcher:
     @property
     def has_vectors(self) -> bool:
         """Whether vector search can run."""
-        return bool(self.vectors is not None and self.vectors.count() and self.embedder)
+        return bool(self.vectors is not None and self.embedder
+                    and not self.vectors.is_empty())
 
     def search(self, query: str, filters: SearchFilters | None = None,
                limit: int = 10) -> list[SearchResult]:
