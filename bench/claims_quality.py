@@ -72,6 +72,23 @@ def scratch_copy(home: Path, into: Path) -> Path:
     return target
 
 
+def scratch_searcher(home: Path, into: Path) -> tuple[Any, Any, Any]:
+    """(settings, engine, searcher) over a scratch copy of the benchmark store in `into`, as
+    `tracker search` opens it; exits with one line when the store has no vectors."""
+    from tracker.config import load_settings
+    from tracker.search.searcher import open_searcher
+    from tracker.store.engine import make_engine
+
+    database = scratch_copy(home.resolve(), into)
+    settings = load_settings(database_url=f"sqlite:///{database}")
+    engine = make_engine(settings.sqlalchemy_url)
+    searcher = open_searcher(engine, settings)
+    if not searcher.has_vectors:
+        sys.exit(f"no vectors of {settings.index.model} in {home}: build it "
+                 f"(bench/claims_db.py, or `tracker index` with TRACKER_HOME={home})")
+    return settings, engine, searcher
+
+
 @dataclass
 class Outcome:
     """The figures of one claim."""
@@ -277,16 +294,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="claims-bench-") as scratch:
         os.environ["TRACKER_HOME"] = scratch
         os.environ["HF_HUB_OFFLINE"] = "1"
-        from tracker.config import load_settings
-        from tracker.search.searcher import open_searcher
-        from tracker.store.engine import make_engine
-
-        database = scratch_copy(args.home.resolve(), Path(scratch))
-        settings = load_settings(database_url=f"sqlite:///{database}")
-        engine = make_engine(settings.sqlalchemy_url)
-        searcher = open_searcher(engine, settings)
-        if not searcher.has_vectors:
-            sys.exit(f"no vectors of {settings.index.model} in {args.home}: run `tracker index`")
+        settings, engine, searcher = scratch_searcher(args.home, Path(scratch))
         ids = resolve(engine, items)
         missing = sorted({p["id"] for i in items for p in i["posts"]} - set(ids))
         if missing:

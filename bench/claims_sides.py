@@ -36,7 +36,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.claims_db import DEFAULT_HOME  # noqa: E402
-from bench.claims_quality import load_claims, resolve, scratch_copy  # noqa: E402
+from bench.claims_quality import load_claims, resolve, scratch_searcher  # noqa: E402
 
 K = 10
 
@@ -222,17 +222,9 @@ def main() -> None:
 def run(args: Any, items: list[dict[str, Any]], stance: Any, scratch: Path) -> None:
     """Steps 1–3 in one process."""
     from tracker.claims.stance import make_pairs, train_stance
-    from tracker.config import load_settings
     from tracker.index.stance import StanceModel
-    from tracker.search.searcher import open_searcher
-    from tracker.store.engine import make_engine
 
-    database = scratch_copy(args.home.resolve(), scratch)
-    settings = load_settings(database_url=f"sqlite:///{database}")
-    engine = make_engine(settings.sqlalchemy_url)
-    searcher = open_searcher(engine, settings)
-    if not searcher.has_vectors:
-        sys.exit(f"no vectors in {args.home}: run bench/claims_db.py")
+    settings, engine, searcher = scratch_searcher(args.home, scratch)
     ids = resolve(engine, items)
     started = time.perf_counter()
     train, held = items[0::2], items[1::2]

@@ -35,7 +35,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.claims_db import DEFAULT_HOME  # noqa: E402
-from bench.claims_quality import load_claims, resolve, scratch_copy  # noqa: E402
+from bench.claims_quality import load_claims, resolve, scratch_searcher  # noqa: E402
 from bench.claims_sides import held_out_targets, score_stance  # noqa: E402
 
 
@@ -110,16 +110,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="claims-stance-") as scratch:
         os.environ["TRACKER_HOME"] = scratch
         os.environ["HF_HUB_OFFLINE"] = "1"
-        from tracker.config import load_settings
-        from tracker.search.searcher import open_searcher
-        from tracker.store.engine import make_engine
-
-        database = scratch_copy(args.home.resolve(), Path(scratch))
-        settings = load_settings(database_url=f"sqlite:///{database}")
-        engine = make_engine(settings.sqlalchemy_url)
-        searcher = open_searcher(engine, settings)
-        if not searcher.has_vectors:
-            sys.exit(f"no vectors in {args.home}: run bench/claims_db.py")
+        _, engine, searcher = scratch_searcher(args.home, Path(scratch))
         ids = resolve(engine, items)
         per_claim = claim_pairs(engine, searcher, items, ids)
         print(f"{len(items)} claims, {sum(map(len, per_claim))} judged pairs located")

@@ -40,6 +40,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -156,20 +157,28 @@ def build_one(size: int, home: Path, target: Path, with_vectors: bool) -> None:
     print(f"[{size}] built: {facts}")
 
 
-def _add_vectors(db: Path, size: int, seeds: np.ndarray) -> float:
-    """Seed vectors with noise for every passage, recorded as embedded; seconds taken."""
-    from tracker.index.sqlite import UsearchIndex, vector_file
-
+def noisy_vectors(size: int, seeds: np.ndarray) -> Iterator[tuple[list[int], np.ndarray]]:
+    """Passage ids 1..size in chunks of 10k with their vectors: seed `(id - 1) mod len(seeds)`
+    plus Gaussian noise (σ NOISE, renormalised; the seeds themselves exact), the same on every
+    backend for a given size."""
     rng = np.random.default_rng(size)
-    index = UsearchIndex(vector_file(db, MODEL), MODEL, 384, writable=True)
-    started = time.perf_counter()
     keys = np.arange(1, size + 1, dtype=np.int64)
     for start in range(0, size, 10_000):
         chunk = keys[start : start + 10_000]
         base = seeds[(chunk - 1) % len(seeds)]
         noisy = base + (chunk[:, None] > len(seeds)) * rng.normal(0, NOISE, base.shape)
         noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
-        index.add(chunk.tolist(), noisy.astype(np.float32))
+        yield chunk.tolist(), noisy.astype(np.float32)
+
+
+def _add_vectors(db: Path, size: int, seeds: np.ndarray) -> float:
+    """Seed vectors with noise for every passage, recorded as embedded; seconds taken."""
+    from tracker.index.sqlite import UsearchIndex, vector_file
+
+    index = UsearchIndex(vector_file(db, MODEL), MODEL, 384, writable=True)
+    started = time.perf_counter()
+    for keys, vectors in noisy_vectors(size, seeds):
+        index.add(keys, vectors)
     index.save()
     seconds = round(time.perf_counter() - started, 1)
     with sqlite3.connect(db) as conn:

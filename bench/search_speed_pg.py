@@ -24,7 +24,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.search_speed import MODEL, NOISE, PER_DOCUMENT, source_rows  # noqa: E402
+from bench.search_speed import MODEL, PER_DOCUMENT, noisy_vectors, source_rows  # noqa: E402
 
 FOLDER = REPO / ".bench" / "pg-speed"
 
@@ -109,7 +109,6 @@ def _add_vectors(engine: Any, size: int, seeds: np.ndarray) -> dict[str, float]:
     table = PgVectorIndex(engine, MODEL, 384).table
     with engine.begin() as conn:  # one index build after the COPY, not 100k inserts into it
         conn.execute(text(f"DROP INDEX IF EXISTS ix_{table}_hnsw"))
-    rng = np.random.default_rng(size)
     started = time.perf_counter()
     raw = engine.raw_connection()
     try:
@@ -118,13 +117,8 @@ def _add_vectors(engine: Any, size: int, seeds: np.ndarray) -> dict[str, float]:
         with conn.cursor() as cur, cur.copy(
                 f"COPY {table} (passage_id, embedding) FROM STDIN WITH (FORMAT BINARY)") as copy:
             copy.set_types(["int8", "vector"])
-            keys = np.arange(1, size + 1, dtype=np.int64)
-            for start in range(0, size, 10_000):
-                chunk = keys[start : start + 10_000]
-                base = seeds[(chunk - 1) % len(seeds)]
-                noisy = base + (chunk[:, None] > len(seeds)) * rng.normal(0, NOISE, base.shape)
-                noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
-                for key, vector in zip(chunk.tolist(), noisy.astype(np.float32), strict=True):
+            for keys, vectors in noisy_vectors(size, seeds):
+                for key, vector in zip(keys, vectors, strict=True):
                     copy.write_row((key, vector))
         raw.commit()
     finally:

@@ -15,7 +15,6 @@ id, add).
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +29,14 @@ from tracker.models import Document
 from .base import SearchFilters
 from .catalog import filter_conditions
 from .query import keyword_terms
-from .tantivytext import ANALYZER, analyzer, open_writer
+from .tantivytext import (
+    ANALYZER,
+    create_index,
+    holds_index,
+    latest_searcher,
+    open_index,
+    open_writer,
+)
 
 FORMAT = "1"
 FIELDS = ("all", "anchors")
@@ -81,9 +87,7 @@ class TantivyDocumentIndex:
 
     def exists(self) -> bool:
         """Whether the folder holds an index of this format."""
-        marker = self.folder / "tracker-format"
-        return (self.folder / "meta.json").exists() and marker.exists() \
-            and marker.read_text().strip() == FORMAT
+        return holds_index(self.folder, FORMAT)
 
     def open(self) -> Any:
         """The tantivy index (opened once).
@@ -91,35 +95,14 @@ class TantivyDocumentIndex:
         Raises:
             IndexBackendError: the folder is missing, of another format, or unreadable.
         """
-        if self._index is not None:
-            return self._index
-        import tantivy
-
-        if not self.exists():
-            raise IndexBackendError(f"No document index at {self.folder}; run `tracker index`")
-        try:
-            index = tantivy.Index.open(str(self.folder))
-            index.register_tokenizer(ANALYZER, analyzer())
-            index.reload()
-        except (ValueError, OSError, RuntimeError) as e:
-            raise IndexBackendError(
-                f"Cannot read the document index {self.folder} ({e}); run `tracker doctor "
-                f"--repair` or `tracker index`, which rebuild it from the store") from e
-        self._index = index
-        return index
+        if self._index is None:
+            self._index = open_index(self.folder, FORMAT, "document index")
+        return self._index
 
     def create(self) -> Any:
         """An empty index in a fresh folder (whatever was there is removed)."""
-        import tantivy
-
-        if self.folder.exists():
-            shutil.rmtree(self.folder)
-        self.folder.mkdir(parents=True)
-        index = tantivy.Index(_schema(), path=str(self.folder))
-        index.register_tokenizer(ANALYZER, analyzer())
-        (self.folder / "tracker-format").write_text(FORMAT + "\n")
-        self._index = index
-        return index
+        self._index = create_index(self.folder, _schema(), FORMAT)
+        return self._index
 
     def close(self) -> None:
         """Forget the open index."""
@@ -127,8 +110,7 @@ class TantivyDocumentIndex:
 
     @staticmethod
     def _searcher(index: Any) -> Any:
-        index.reload()  # another process may have committed since
-        return index.searcher()
+        return latest_searcher(index)
 
     def search(self, query: str, k: int, filters: SearchFilters) -> list[tuple[int, float]]:
         """(document id, BM25 score) of the `k` best documents for any word of the query."""
@@ -177,6 +159,16 @@ class TantivyDocumentIndex:
             return 0
         value = searcher.fast_field_values("upto", [result.hits[0][1]])[0]
         return int(value or 0)
+
+    def check(self) -> str:
+        """Read what a sync reads first; "" (a readable document index never needs a rebuild).
+
+        Raises:
+            IndexBackendError, ValueError: the index cannot be read.
+        """
+        self.open()
+        self.watermark()
+        return ""
 
     def count(self) -> int:
         """Documents in the index (0 when there is none)."""

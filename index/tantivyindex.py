@@ -16,7 +16,6 @@ passage deleted but not yet synced is never returned.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +31,14 @@ from .base import Hit, KeywordIndex, SearchFilters
 from .catalog import filter_conditions
 from .query import keyword_terms
 from .tantivydocs import TantivyDocumentIndex
-from .tantivytext import ANALYZER, analyzer, open_writer
+from .tantivytext import (
+    ANALYZER,
+    create_index,
+    holds_index,
+    latest_searcher,
+    open_index,
+    open_writer,
+)
 
 FORMAT = "1"
 FIELDS = ("title", "authors", "text", "anchors")
@@ -137,11 +143,7 @@ class TantivyKeywordIndex(KeywordIndex):
 
     def exists(self) -> bool:
         """Whether the folder holds an index of this format."""
-        return (self.folder / "meta.json").exists() and self._format() == FORMAT
-
-    def _format(self) -> str | None:
-        marker = self.folder / "tracker-format"
-        return marker.read_text().strip() if marker.exists() else None
+        return holds_index(self.folder, FORMAT)
 
     def open(self) -> Any:
         """The tantivy index (opened once).
@@ -149,35 +151,14 @@ class TantivyKeywordIndex(KeywordIndex):
         Raises:
             IndexBackendError: the folder is missing, of another format, or unreadable.
         """
-        if self._index is not None:
-            return self._index
-        import tantivy
-
-        if not self.exists():
-            raise IndexBackendError(f"No keyword index at {self.folder}; run `tracker index`")
-        try:
-            index = tantivy.Index.open(str(self.folder))
-            index.register_tokenizer(ANALYZER, analyzer())
-            index.reload()
-        except (ValueError, OSError, RuntimeError) as e:
-            raise IndexBackendError(
-                f"Cannot read the keyword index {self.folder} ({e}); run `tracker doctor "
-                f"--repair` or `tracker index`, which rebuild it from the store") from e
-        self._index = index
-        return index
+        if self._index is None:
+            self._index = open_index(self.folder, FORMAT, "keyword index")
+        return self._index
 
     def create(self) -> Any:
         """An empty index in a fresh folder (whatever was there is removed)."""
-        import tantivy
-
-        if self.folder.exists():
-            shutil.rmtree(self.folder)
-        self.folder.mkdir(parents=True)
-        index = tantivy.Index(_schema(), path=str(self.folder))
-        index.register_tokenizer(ANALYZER, analyzer())
-        (self.folder / "tracker-format").write_text(FORMAT + "\n")
-        self._index = index
-        return index
+        self._index = create_index(self.folder, _schema(), FORMAT)
+        return self._index
 
     def close(self) -> None:
         """Forget the open indexes."""
@@ -186,11 +167,7 @@ class TantivyKeywordIndex(KeywordIndex):
 
     @staticmethod
     def _searcher(index: Any) -> Any:
-        """A searcher over the latest commit: an index run in another thread or process (the
-        TUI's background run, `tracker index` beside `tracker api`) commits while this one is
-        open; reloading only reads the folder's meta file."""
-        index.reload()
-        return index.searcher()
+        return latest_searcher(index)
 
     # --- searching -------------------------------------------------------------------------
 
@@ -270,6 +247,16 @@ class TantivyKeywordIndex(KeywordIndex):
     def stale(self) -> str:
         """Why a readable index no longer describes this database ("" when it does)."""
         return ""
+
+    def check(self) -> str:
+        """Read what a sync reads first; why the index must be rebuilt ("" when it need not).
+
+        Raises:
+            IndexBackendError, ValueError: the index cannot be read.
+        """
+        self.open()
+        self.max_passage_id()
+        return self.stale()
 
     def pending(self, limit: int = 50_000, upto: int | None = None) -> Outbox:
         """The oldest changes not yet applied (up to the outbox row `upto`, when given)."""

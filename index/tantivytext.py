@@ -1,7 +1,10 @@
-"""How the tantivy indexes read text: the same words as SQLite FTS5's tokenizer sees."""
+"""What the tracker's tantivy indexes share: how they read text (the same words as SQLite
+FTS5's tokenizer sees), and how a folder is checked, opened, created and written."""
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
 from typing import Any
 
 from tracker.errors import IndexBackendError, KeywordWriterBusy
@@ -35,3 +38,53 @@ def open_writer(index: Any, heap: int) -> Any:
             raise KeywordWriterBusy("The keyword index is being written by another process; "
                                     "try again when it finishes") from e
         raise IndexBackendError(f"Cannot open the keyword index for writing: {e}") from e
+
+
+def holds_index(folder: Path, fmt: str) -> bool:
+    """Whether `folder` holds a committed tantivy index of the tracker's format `fmt`."""
+    marker = folder / "tracker-format"
+    return (folder / "meta.json").exists() and marker.exists() \
+        and marker.read_text().strip() == fmt
+
+
+def open_index(folder: Path, fmt: str, what: str) -> Any:
+    """The tantivy index in `folder`, its analyzer registered, at its latest commit.
+
+    Raises:
+        IndexBackendError: the folder is missing, of another format, or unreadable (`what`
+            names the index in the message: "keyword index", "document index").
+    """
+    import tantivy
+
+    if not holds_index(folder, fmt):
+        raise IndexBackendError(f"No {what} at {folder}; run `tracker index`")
+    try:
+        index = tantivy.Index.open(str(folder))
+        index.register_tokenizer(ANALYZER, analyzer())
+        index.reload()
+    except (ValueError, OSError, RuntimeError) as e:
+        raise IndexBackendError(
+            f"Cannot read the {what} {folder} ({e}); run `tracker doctor --repair` or "
+            f"`tracker index`, which rebuild it from the store") from e
+    return index
+
+
+def create_index(folder: Path, schema: Any, fmt: str) -> Any:
+    """An empty tantivy index of `schema` in a fresh `folder` (whatever was there is removed)."""
+    import tantivy
+
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    index = tantivy.Index(schema, path=str(folder))
+    index.register_tokenizer(ANALYZER, analyzer())
+    (folder / "tracker-format").write_text(fmt + "\n")
+    return index
+
+
+def latest_searcher(index: Any) -> Any:
+    """A searcher over the latest commit: an index run in another thread or process (the TUI's
+    background run, `tracker index` beside `tracker api`) commits while this one is open;
+    reloading only reads the folder's meta file."""
+    index.reload()
+    return index.searcher()

@@ -77,7 +77,7 @@ def sync_keywords(engine: Engine, *, rebuild: bool = False,
         _rebuild(engine, index, horizon, report, progress)
         _searchable(report, progress)
         return report
-    missing = _unusable_documents(index.documents)
+    missing = _unusable(index.documents)
     if missing:
         log.warning("The document index at %s is %s: building it from the store",
                     index.documents.folder, missing)
@@ -106,20 +106,6 @@ def _searchable(report: KeywordSync, progress: Callable[[str, int, int], None] |
     that news (the TUI's) must find what was added."""
     if progress is not None:
         progress("keywords", report.added, report.added)
-
-
-def _unusable_documents(documents: TantivyDocumentIndex) -> str:
-    """Why the document index must be built afresh ("" when it can be updated)."""
-    if not documents.folder.exists():
-        return "missing"
-    if not documents.exists():
-        return "incomplete or of another format"
-    try:
-        documents.open()
-        documents.watermark()
-    except (IndexBackendError, ValueError) as e:
-        return f"unreadable ({e})"
-    return ""
 
 
 def _update_documents(engine: Engine, documents: TantivyDocumentIndex,
@@ -171,16 +157,14 @@ def _replace_documents(engine: Engine, writer: DocumentWriter,
     writer.add(rows)
 
 
-def _unusable(index: TantivyKeywordIndex) -> str:
-    """Why the index cannot be updated in place ("" when it can)."""
+def _unusable(index: TantivyKeywordIndex | TantivyDocumentIndex) -> str:
+    """Why the passage or document index cannot be updated in place ("" when it can)."""
     if not index.folder.exists():
         return "missing"
     if not index.exists():
         return "incomplete or of another format"
     try:
-        index.open()
-        index.max_passage_id()
-        return index.stale()
+        return index.check()
     except (IndexBackendError, ValueError) as e:
         return f"unreadable ({e})"
 
@@ -249,7 +233,7 @@ def keyword_problem(index: TantivyKeywordIndex) -> str:
     passage is stored yet)."""
     problem = _unusable(index)
     if not problem:
-        documents = _unusable_documents(index.documents)
+        documents = _unusable(index.documents)
         problem = f"without its document index ({documents})" if documents else ""
     if not problem:
         return ""
@@ -275,7 +259,7 @@ def keyword_state(engine: Engine) -> tuple[str, int, int]:
         return f"{index.backlog():,} changes not applied", indexed, stored
     if index.max_passage_id() < newest or indexed != stored:
         return "out of step with the passages", indexed, stored
-    documents = _unusable_documents(index.documents)
+    documents = _unusable(index.documents)
     if documents:
         return f"document index {documents}", indexed, stored
     if index.documents.watermark() < newest:
