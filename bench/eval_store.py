@@ -1,6 +1,7 @@
 """Build (once) the search-evaluation store: the 8,424 corpus posts that have a body, indexed.
 
     .venv/bin/python bench/eval_store.py [--home /tmp/search-eval-store] [--no-index]
+                                         [--vectors-from OLD_HOME]
 
 The held-out sets (../shared/eval/queries-dev.jsonl, bench/search_queries_v2.jsonl) target the
 posts of ../shared/corpus/posts.jsonl.gz that have a body: 7,119 LessWrong, Alignment Forum and
@@ -10,6 +11,9 @@ same HTML→text and normalisation as `tracker sync`, without HTTP); Arbital and
 are Markdown and go in as `arbital` / `turntrout` documents with their Markdown as text. Then
 `tracker index` splits and embeds everything (MiniLM, CPU): about an hour on 2 shared cores, so
 the store lives outside the repo (default /tmp/search-eval-store) and is reused between runs.
+`--vectors-from` splits the new store and copies, before embedding, the vector of every passage
+whose text an older evaluation store already embedded with the same model (same content hash:
+the same text gives the same MiniLM vector), so rebuilding a store costs minutes, not an hour.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -105,12 +111,63 @@ def load(home: Path) -> None:
     marker.write_text(str(total))
 
 
+def reuse_vectors(home: Path, old_home: Path) -> None:
+    """Split `home`, then copy from `old_home` each vector whose passage text is the same."""
+    import os
+
+    os.environ["TRACKER_HOME"] = str(home)
+    from sqlalchemy import text
+
+    from tracker.config import load_settings
+    from tracker.index.sqlite import UsearchIndex, vector_file
+    from tracker.search.indexing import split_documents
+    from tracker.store import passages
+    from tracker.store.engine import make_engine, session_scope
+
+    settings = load_settings()
+    model = settings.index.model
+    engine = make_engine(settings.sqlalchemy_url)
+    split_documents(engine, settings)
+    old_db = old_home / "tracker.db"
+    old_engine = make_engine(f"sqlite:///{old_db}")
+    with old_engine.connect() as conn:
+        by_hash = dict(conn.execute(text(
+            "SELECT content_hash, passage_id FROM passageembedding WHERE model = :m"),
+            {"m": model}).all())
+    with engine.connect() as conn:
+        wanted = conn.execute(text(
+            "SELECT p.id, p.content_hash FROM passage p WHERE NOT EXISTS (SELECT 1 FROM "
+            "passageembedding e WHERE e.passage_id = p.id AND e.model = :m)"),
+            {"m": model}).all()
+    found = [(pid, digest) for pid, digest in wanted if digest in by_hash]
+    old = UsearchIndex(vector_file(old_db, model), model)
+    new = UsearchIndex(vector_file(home / "tracker.db", model), model, old.dim, writable=True)
+    for start in range(0, len(found), 5000):
+        part = found[start : start + 5000]
+        got = old.get([by_hash[digest] for _, digest in part])
+        keep = [(pid, digest) for pid, digest in part if by_hash[digest] in got]
+        if keep:
+            new.add([pid for pid, _ in keep],
+                    np.stack([got[by_hash[digest]] for _, digest in keep]))
+            new.save()
+            with session_scope(engine) as session:
+                passages.mark_embedded(session=session, model=model, passages=keep)
+    new.close()
+    old.close()
+    print(f"copied {len(found)} of {len(wanted)} passage vectors from {old_home}; "
+          f"{len(wanted) - len(found)} left for `tracker index`")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--home", type=Path, default=DEFAULT_HOME)
     parser.add_argument("--no-index", action="store_true")
+    parser.add_argument("--vectors-from", type=Path, default=None,
+                        help="an older evaluation store whose vectors to reuse")
     args = parser.parse_args()
     load(args.home)
+    if args.vectors_from is not None:
+        reuse_vectors(args.home, args.vectors_from)
     if not args.no_index:
         subprocess.run([str(REPO / ".venv" / "bin" / "tracker"), "index"],
                        env=bench_env(args.home), check=True)
