@@ -7,19 +7,20 @@ URL, and the quote with its character offsets in the document's text.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
 
+# At module level: the SDK finds a tool's `Context` parameter by resolving its annotation here.
+from mcp.server.mcpserver import Context, MCPServer
 from sqlalchemy import Engine
 
 from tracker import __version__
 from tracker.api.desk import Desk, WritesOff
+from tracker.api.guard import CALLER, caller_of
 from tracker.config import Settings
 from tracker.errors import TrackerError
 from tracker.index.base import SearchFilters
-
-if TYPE_CHECKING:
-    from mcp.server.mcpserver import MCPServer
 
 INSTRUCTIONS = (
     "Tools over the user's local library of AI-alignment posts, comments and papers "
@@ -30,11 +31,14 @@ INSTRUCTIONS = (
 )
 
 
-def make_server(engine: Engine, settings: Settings) -> MCPServer[Any]:
-    """The MCP server with its tools; `tag_passage` only when `api.writes` is on."""
-    from mcp.server.mcpserver import MCPServer
+def make_server(engine: Engine, settings: Settings, reader: str = "") -> MCPServer[Any]:
+    """The MCP server with its tools, acting for `reader` (default `settings.user`) unless an
+    HTTP request carries a reader's token; `tag_passage` only when `api.writes` is on."""
+    return _server(Desk(engine, settings, reader))
 
-    desk = Desk(engine, settings)
+
+def _server(desk: Desk) -> MCPServer[Any]:
+    settings = desk.settings
     server = MCPServer("tracker", instructions=INSTRUCTIONS, version=__version__)
     _read_tools(server, desk)
     _claim_tools(server, desk)
@@ -67,6 +71,24 @@ def _answers(function: Callable[..., dict[str, Any]]) -> Callable[..., dict[str,
             raise ToolError(str(e)) from e
 
     return wrapped
+
+
+@contextmanager
+def _acting(ctx: Context[Any, Any]) -> Iterator[None]:
+    """Acts for the caller `Guard` found on this tool call's HTTP request (a reader's token
+    names them): the SDK runs tools in the session's task, where the request's context
+    variables are not set. Over stdio there is no request, and the server's reader acts."""
+    try:
+        request = ctx.request_context.request
+    except ValueError:  # called outside a request (not by the SDK)
+        request = None
+    caller = caller_of(getattr(request, "scope", None))
+    reset = CALLER.set(caller) if caller is not None else None
+    try:
+        yield
+    finally:
+        if reset is not None:
+            CALLER.reset(reset)
 
 
 def _read_tools(server: MCPServer[Any], desk: Desk) -> None:
@@ -122,9 +144,11 @@ def _claim_tools(server: MCPServer[Any], desk: Desk) -> None:
         "List the claims the user tracks, with counts of supporting, opposing and "
         "mentioning passages. Use a claim's id with `find_arguments`."))
     @_answers
-    def list_claims() -> dict[str, Any]:
+    def list_claims(ctx: Context[Any, Any]) -> dict[str, Any]:
+        with _acting(ctx):
+            claims = desk.claims()["claims"]
         return {"claims": [{"id": c["id"], "text": c["text"], "counts": c.get("counts")}
-                           for c in desk.claims()["claims"]]}
+                           for c in claims]}
 
     @server.tool(description=(
         "The arguments for and against one claim: passages the user confirmed (origin "
@@ -132,8 +156,9 @@ def _claim_tools(server: MCPServer[Any], desk: Desk) -> None:
         "listed separately as `supporting` and `opposing`, each with `cite` and the quote "
         "with offsets."))
     @_answers
-    def find_arguments(claim_id: int, limit: int = 10) -> dict[str, Any]:
-        data = desk.arguments(claim_id, limit)
+    def find_arguments(ctx: Context[Any, Any], claim_id: int, limit: int = 10) -> dict[str, Any]:
+        with _acting(ctx):
+            data = desk.arguments(claim_id, limit)
         return {"claim": {"id": data["claim"]["id"], "text": data["claim"]["text"]},
                 "supporting": data["supporting"], "opposing": data["opposing"]}
 
@@ -164,11 +189,12 @@ def _write_tools(server: MCPServer[Any], desk: Desk) -> None:
         "quote must be the document's words (spacing and quote marks may differ). Writes to "
         "the user's library."))
     @_answers
-    def tag_passage(claim_id: int, ref: str, quote: str,
+    def tag_passage(ctx: Context[Any, Any], claim_id: int, ref: str, quote: str,
                     stance: str = "supports", note: str | None = None) -> dict[str, Any]:
         if not desk.settings.api.writes:
             raise WritesOff("writes are off (api.writes)")
-        data = desk.tag(claim_id, ref, quote, stance, note)
+        with _acting(ctx):
+            data = desk.tag(claim_id, ref, quote, stance, note)
         return {"link_id": data["id"], "stance": data["stance"], "start": data["start"],
                 "end": data["end"], "matched": data["matched"], "cite": data["cite"]}
 
@@ -193,16 +219,17 @@ def _day(value: str | None, name: str) -> Any:
     raise ValueError(f"{name} '{value}' is not a date: use YYYY, YYYY-MM or YYYY-MM-DD")
 
 
-def run_stdio(engine: Engine, settings: Settings) -> None:
-    """Serve MCP over stdin/stdout (desktop and terminal assistants start this)."""
-    make_server(engine, settings).run("stdio")
+def run_stdio(engine: Engine, settings: Settings, reader: str = "") -> None:
+    """Serve MCP over stdin/stdout for `reader` (desktop and terminal assistants start this)."""
+    make_server(engine, settings, reader).run("stdio")
 
 
-def http_app(engine: Engine, settings: Settings) -> Any:
-    """The streamable-HTTP MCP app at `/mcp`, behind the size and token guard."""
+def http_app(engine: Engine, settings: Settings, reader: str = "") -> Any:
+    """The streamable-HTTP MCP app at `/mcp`, behind the size and token guard; a request with
+    a reader's token acts for that reader, as in `tracker api`."""
     from tracker.api.guard import Guard
 
-    server = make_server(engine, settings)
-    app = server.streamable_http_app(max_request_body_size=settings.api.max_body_bytes,
-                                     host=settings.api.host)
-    return Guard(app, settings.api)
+    desk = Desk(engine, settings, reader)
+    app = _server(desk).streamable_http_app(
+        max_request_body_size=settings.api.max_body_bytes, host=settings.api.host)
+    return Guard(app, settings.api, readers=desk.reader_for_token)
