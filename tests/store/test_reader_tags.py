@@ -13,7 +13,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, text
 from sqlmodel import SQLModel
 
-from tests.index.conftest import HashEmbedder, T0, doc, put
+from tests.index.conftest import T0, HashEmbedder, doc, put
 from tests.store.test_readers import BODY, ok_json, one_line, run
 from tracker.config import load_settings
 from tracker.search.indexing import index_documents

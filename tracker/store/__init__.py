@@ -78,7 +78,6 @@ from tracker.store.reading import (
     to_public,
 )
 from tracker.store.sql import bounded_key
-from tracker.store.tags import MAX_TAG_CHARS, add_tags, reader_tags, remove_tags, visible_tags
 from tracker.store.syncstate import (
     SourceStatus,
     count_by_source,
@@ -90,6 +89,7 @@ from tracker.store.syncstate import (
     source_status,
     start_run,
 )
+from tracker.store.tags import MAX_TAG_CHARS, add_tags, reader_tags, remove_tags, visible_tags
 
 __all__ = [
     "ThreadFacts",
