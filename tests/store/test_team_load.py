@@ -1,6 +1,6 @@
 """The team load test on a real PostgreSQL: 8 readers search and tag while `tracker serve`'s
 sync job (over HTTP from the local ForumMagnum server, which edits and publishes posts as it
-runs) and index runs write: bench/team_load.py's `run_load`, the same code, 10 s over 80
+runs) and index runs write: bench/team_load.py's `run_load`, the same code, 8 s over 80
 corpus posts here instead of the bench's 60 s over 180, so the module stays under ~20 s.
 Latencies are printed by the bench, never asserted; what is asserted is what a team must be
 able to count on.

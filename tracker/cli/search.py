@@ -71,18 +71,20 @@ def _filter_options(command: Any) -> Any:
 
 
 def _filters(options: dict[str, Any], obj: Context) -> Any:
+    from dataclasses import replace
+
     from tracker.index.base import SearchFilters
 
     def utc(moment: datetime | None) -> datetime | None:
         return moment.replace(tzinfo=UTC) if moment else None
 
-    return SearchFilters(
+    filters = SearchFilters(
         sources=tuple(options["sources"]), kinds=tuple(options["kinds"]),
         authors=tuple(options["authors"]), since=utc(options["since"]),
         until=utc(options["until"]), min_score=options["min_score"], tags=tuple(options["tags"]),
-        # The reader is looked up only when it matters: a tag filter matches their own tags.
-        **({"reader": obj.reader} if options["tags"] else {}),
     )
+    # The reader is looked up only when it matters: a tag filter matches their own tags too.
+    return replace(filters, reader=obj.reader) if filters.tags else filters
 
 
 @click.command()
