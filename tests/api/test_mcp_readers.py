@@ -137,6 +137,7 @@ def test_over_http_a_readers_token_acts_for_that_reader(team: dict[str, Any],
         _wait_for(url, process, "tracker mcp --http")
         seen = {name: anyio.run(claims_of, tokens[name]) for name in ("alice", "bob")}
         server = anyio.run(claims_of, None)
+        on_alices_session = _raw_session_call(url, tokens["alice"], tokens["bob"])
     finally:
         err = _ended(process)
     assert "Traceback" not in err, err
@@ -147,3 +148,28 @@ def test_over_http_a_readers_token_acts_for_that_reader(team: dict[str, Any],
     assert claims["alice"] in seen["alice"] and claims["alice"] not in seen["bob"]
     assert claims["bob"] in seen["bob"]
     assert claims["alice"] not in server  # no token: the server's reader, `default`
+    # Each request acts for its own token, even on a session another token opened.
+    assert on_alices_session == seen["bob"]
+
+
+def _raw_session_call(url: str, opener: str, caller: str) -> list[int]:
+    """Open a session with `opener`'s token, then call `list_claims` on it with `caller`'s."""
+    import httpx
+
+    def post(token: str, message: dict[str, Any], session: str | None = None) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token}", "MCP-Protocol-Version": "2025-06-18",
+                   "Accept": "application/json, text/event-stream"}
+        if session:
+            headers["Mcp-Session-Id"] = session
+        return httpx.post(url, json=message, headers=headers, timeout=60)
+
+    init = post(opener, {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {},
+        "clientInfo": {"name": "t", "version": "0"}}})
+    session = init.headers["mcp-session-id"]
+    post(opener, {"jsonrpc": "2.0", "method": "notifications/initialized"}, session)
+    answer = post(caller, {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+        "name": "list_claims", "arguments": {}}}, session)
+    data = next(json.loads(line[5:]) for line in answer.text.splitlines()
+                if line.startswith("data:") and line[5:].strip())
+    return [c["id"] for c in data["result"]["structuredContent"]["claims"]]

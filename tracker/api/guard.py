@@ -50,16 +50,6 @@ class Caller:
 CALLER: ContextVar[Caller | None] = ContextVar("tracker_api_caller", default=None)
 """The request's caller, set by `Guard` (endpoint threads inherit the request's context)."""
 
-SCOPE_KEY = "tracker.caller"
-"""Where `Guard` also leaves the caller in the ASGI scope: the MCP SDK runs a tool in its
-session's task, not the request's, so the tool reads the caller from its request's scope."""
-
-
-def caller_of(scope: Scope | None) -> Caller | None:
-    """The caller `Guard` identified for the request with this ASGI scope, if any."""
-    found = scope.get(SCOPE_KEY) if scope is not None else None
-    return found if isinstance(found, Caller) else None
-
 TokenLookup = Callable[[str], str | None]
 
 
@@ -115,7 +105,6 @@ class Guard:
             await _refuse(send, 401, "missing or wrong token: send `Authorization: Bearer "
                           "<TRACKER_API__TOKEN>` or a reader's (`tracker reader token NAME`)")
             return
-        scope[SCOPE_KEY] = caller  # ASGI middleware may add keys (Starlette's "user", "auth")
         reset = CALLER.set(caller)
         try:
             await self.app(scope, _capped(receive, limit), send)

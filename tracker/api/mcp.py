@@ -7,20 +7,19 @@ URL, and the quote with its character offsets in the document's text.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-# At module level: the SDK finds a tool's `Context` parameter by resolving its annotation here.
-from mcp.server.mcpserver import Context, MCPServer
 from sqlalchemy import Engine
 
 from tracker import __version__
 from tracker.api.desk import Desk, WritesOff
-from tracker.api.guard import CALLER, caller_of
 from tracker.config import Settings
 from tracker.errors import TrackerError
 from tracker.index.base import SearchFilters
+
+if TYPE_CHECKING:
+    from mcp.server.mcpserver import MCPServer
 
 INSTRUCTIONS = (
     "Tools over the user's local library of AI-alignment posts, comments and papers "
@@ -38,6 +37,8 @@ def make_server(engine: Engine, settings: Settings, reader: str = "") -> MCPServ
 
 
 def _server(desk: Desk) -> MCPServer[Any]:
+    from mcp.server.mcpserver import MCPServer
+
     settings = desk.settings
     server = MCPServer("tracker", instructions=INSTRUCTIONS, version=__version__)
     _read_tools(server, desk)
@@ -71,24 +72,6 @@ def _answers(function: Callable[..., dict[str, Any]]) -> Callable[..., dict[str,
             raise ToolError(str(e)) from e
 
     return wrapped
-
-
-@contextmanager
-def _acting(ctx: Context[Any, Any]) -> Iterator[None]:
-    """Acts for the caller `Guard` found on this tool call's HTTP request (a reader's token
-    names them): the SDK runs tools in the session's task, where the request's context
-    variables are not set. Over stdio there is no request, and the server's reader acts."""
-    try:
-        request = ctx.request_context.request
-    except ValueError:  # called outside a request (not by the SDK)
-        request = None
-    caller = caller_of(getattr(request, "scope", None))
-    reset = CALLER.set(caller) if caller is not None else None
-    try:
-        yield
-    finally:
-        if reset is not None:
-            CALLER.reset(reset)
 
 
 def _read_tools(server: MCPServer[Any], desk: Desk) -> None:
@@ -144,11 +127,9 @@ def _claim_tools(server: MCPServer[Any], desk: Desk) -> None:
         "List the claims the user tracks, with counts of supporting, opposing and "
         "mentioning passages. Use a claim's id with `find_arguments`."))
     @_answers
-    def list_claims(ctx: Context[Any, Any]) -> dict[str, Any]:
-        with _acting(ctx):
-            claims = desk.claims()["claims"]
+    def list_claims() -> dict[str, Any]:
         return {"claims": [{"id": c["id"], "text": c["text"], "counts": c.get("counts")}
-                           for c in claims]}
+                           for c in desk.claims()["claims"]]}
 
     @server.tool(description=(
         "The arguments for and against one claim: passages the user confirmed (origin "
@@ -156,9 +137,8 @@ def _claim_tools(server: MCPServer[Any], desk: Desk) -> None:
         "listed separately as `supporting` and `opposing`, each with `cite` and the quote "
         "with offsets."))
     @_answers
-    def find_arguments(ctx: Context[Any, Any], claim_id: int, limit: int = 10) -> dict[str, Any]:
-        with _acting(ctx):
-            data = desk.arguments(claim_id, limit)
+    def find_arguments(claim_id: int, limit: int = 10) -> dict[str, Any]:
+        data = desk.arguments(claim_id, limit)
         return {"claim": {"id": data["claim"]["id"], "text": data["claim"]["text"]},
                 "supporting": data["supporting"], "opposing": data["opposing"]}
 
@@ -189,12 +169,11 @@ def _write_tools(server: MCPServer[Any], desk: Desk) -> None:
         "quote must be the document's words (spacing and quote marks may differ). Writes to "
         "the user's library."))
     @_answers
-    def tag_passage(ctx: Context[Any, Any], claim_id: int, ref: str, quote: str,
+    def tag_passage(claim_id: int, ref: str, quote: str,
                     stance: str = "supports", note: str | None = None) -> dict[str, Any]:
         if not desk.settings.api.writes:
             raise WritesOff("writes are off (api.writes)")
-        with _acting(ctx):
-            data = desk.tag(claim_id, ref, quote, stance, note)
+        data = desk.tag(claim_id, ref, quote, stance, note)
         return {"link_id": data["id"], "stance": data["stance"], "start": data["start"],
                 "end": data["end"], "matched": data["matched"], "cite": data["cite"]}
 
