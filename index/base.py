@@ -14,6 +14,8 @@ from datetime import datetime
 import numpy as np
 from numpy.typing import NDArray
 
+from tracker.models import DEFAULT_READER
+
 Vectors = NDArray[np.float32]
 
 
@@ -24,7 +26,8 @@ class SearchFilters:
     `sources` takes source names (`lesswrong`, `eaforum`, `arxiv`, a feed name) and
     `alignmentforum`, which means documents on the Alignment Forum (`af`). `authors` match a
     name or forum slug, case-insensitively, anywhere in it. `since`/`until` bound `posted_at`
-    (inclusive / exclusive). `min_score` is the forum karma. `tags` are tag names.
+    (inclusive / exclusive). `min_score` is the forum karma. `tags` are tag names: forum
+    tags and `reader`'s own.
     """
 
     sources: tuple[str, ...] = ()
@@ -36,6 +39,8 @@ class SearchFilters:
     tags: tuple[str, ...] = ()
     document_ids: tuple[int, ...] = field(default=())
     """Only these documents (used to search within one author's work)."""
+    reader: str = DEFAULT_READER
+    """Whose own tags `tags` match besides the forum's (a user tag belongs to one reader)."""
 
     def is_empty(self) -> bool:
         """Whether nothing is restricted (deleted documents and copies are always left out)."""

@@ -101,6 +101,7 @@ def filter_conditions(filters: SearchFilters) -> list[ColumnElement[bool]]:
             col(DocumentTag.document_id) == col(Document.id),
             col(DocumentTag.tag_id) == col(Tag.id),
             func.lower(col(Tag.name)).in_(lowered),
+            or_(col(Tag.kind) == "forum", col(Tag.reader) == filters.reader),
         ))
     if filters.document_ids:
         conditions.append(col(Document.id).in_(filters.document_ids))
@@ -251,9 +252,10 @@ class Catalog:
             return [t for t in conn.execute(stmt).scalars() if t]
 
     def tag_names(self) -> list[str]:
-        """Every tag name in the store."""
+        """Every forum tag name (readers' own tags stay out of the shared query aliases)."""
+        stmt = select(col(Tag.name)).where(col(Tag.kind) == "forum")
         with self.engine.connect() as conn:
-            return [t for t in conn.execute(select(col(Tag.name))).scalars() if t]
+            return [t for t in conn.execute(stmt).scalars() if t]
 
     def author_documents(self, author_ids: Sequence[int]) -> list[int]:
         """Searchable documents written by any of these authors."""

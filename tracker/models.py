@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import JSON, Column, DateTime, Index, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, Text, TypeDecorator, UniqueConstraint, text
 from sqlalchemy import false as sa_false
 from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
@@ -151,14 +151,26 @@ class DocumentAuthor(SQLModel, table=True):
     author_id: int = Field(foreign_key="author.id", index=True)
 
 
-class Tag(SQLModel, table=True):
-    """A forum tag (`kind='forum'`) or a user's own tag (`kind='user'`)."""
+_FORUM, _OWN = text("kind = 'forum'"), text("kind = 'user'")
 
-    __table_args__ = (UniqueConstraint("kind", "name", name="uq_tag_kind_name"),)
+
+class Tag(SQLModel, table=True):
+    """A forum tag (`kind='forum'`, shared) or a reader's own tag (`kind='user'`, `reader`)."""
+
+    # Partial unique indexes: a forum tag's name is unique (sync inserts it ignoring clashes),
+    # a user tag's name is unique per reader, so two readers may each own a tag `mine`.
+    __table_args__ = (
+        Index("uq_tag_forum_name", "name", unique=True, sqlite_where=_FORUM,
+              postgresql_where=_FORUM),
+        Index("uq_tag_user_reader_name", "reader", "name", unique=True, sqlite_where=_OWN,
+              postgresql_where=_OWN),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     name: str
     kind: str = Field(default="forum", max_length=16)
+    reader: str | None = Field(default=None, max_length=64, foreign_key="reader.name")
+    """The reader a user tag belongs to; None for a forum tag."""
 
 
 class DocumentTag(SQLModel, table=True):

@@ -21,9 +21,7 @@ from tracker.models import (
     ClaimLink,
     Document,
     DocumentCreate,
-    DocumentTag,
     LinkCreate,
-    Tag,
 )
 from tracker.store.engine import make_engine, session_scope
 
@@ -77,10 +75,7 @@ def seed(engine: Engine) -> None:
         store.upsert_documents(session=session, documents=docs)
     with session_scope(engine) as session:
         ids = {d.native_id: d.id for d in session.exec(select(Document)).all()}
-        tag = Tag(name="mine", kind="user")
-        session.add(tag)
-        session.flush()
-        session.add(DocumentTag(document_id=ids["old1"], tag_id=tag.id))
+        store.add_tags(session=session, reader="default", document_id=ids["old1"], names=["mine"])
         claim = Claim(text="Reward hacking is inevitable")
         session.add(claim)
         session.flush()

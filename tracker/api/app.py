@@ -59,9 +59,10 @@ class DecideIn(BaseModel):
     note: str | None = None
 
 
-def make_app(engine: Engine, settings: Settings) -> Any:
-    """The ASGI app: FastAPI behind the size and token guard (and CORS when configured)."""
-    desk = Desk(engine, settings)
+def make_app(engine: Engine, settings: Settings, reader: str = "") -> Any:
+    """The ASGI app: FastAPI behind the size and token guard (and CORS when configured),
+    acting for `reader` (default `settings.user`) or the reader a request's token names."""
+    desk = Desk(engine, settings, reader)
     app = FastAPI(title="tracker", version=__version__,
                   description=f"Search, read and cite the tracker store. JSON schema version "
                               f"{schema.SCHEMA_VERSION}.")

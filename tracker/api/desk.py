@@ -8,7 +8,7 @@ bounded by `[api]` (`max_query_chars`, `max_results`) before any work is done.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
@@ -113,6 +113,8 @@ class Desk:
         query = self.text(query, "the query").strip()
         if not query:
             raise InputError("the query is empty: give some words to search for")
+        if filters.tags:  # a tag filter matches the forum's tags and the reader's own
+            filters = replace(filters, reader=self.acting())
         searcher = self.searcher
         results = searcher.search(query, filters, limit=self.limit(limit))
         data = results_json(query, results, searcher.catalog, filters)
@@ -130,7 +132,7 @@ class Desk:
         with session_scope(self.engine) as session:
             found = store.get_document(session=session, ref=self.text(ref, "the reference"))
             assert found.id is not None
-            data = show_json(session, found)
+            data = show_json(session, found, self.acting())
             revisions = [{"id": r.id, "content_hash": r.content_hash,
                           "modified_at": r.modified_at.isoformat() if r.modified_at else None,
                           "recorded_at": r.recorded_at.isoformat() if r.recorded_at else None}

@@ -30,11 +30,16 @@ INSTRUCTIONS = (
 )
 
 
-def make_server(engine: Engine, settings: Settings) -> MCPServer[Any]:
-    """The MCP server with its tools; `tag_passage` only when `api.writes` is on."""
+def make_server(engine: Engine, settings: Settings, reader: str = "") -> MCPServer[Any]:
+    """The MCP server with its tools, acting for `reader` (default `settings.user`) unless an
+    HTTP request carries a reader's token; `tag_passage` only when `api.writes` is on."""
+    return _server(Desk(engine, settings, reader))
+
+
+def _server(desk: Desk) -> MCPServer[Any]:
     from mcp.server.mcpserver import MCPServer
 
-    desk = Desk(engine, settings)
+    settings = desk.settings
     server = MCPServer("tracker", instructions=INSTRUCTIONS, version=__version__)
     _read_tools(server, desk)
     _claim_tools(server, desk)
@@ -193,16 +198,17 @@ def _day(value: str | None, name: str) -> Any:
     raise ValueError(f"{name} '{value}' is not a date: use YYYY, YYYY-MM or YYYY-MM-DD")
 
 
-def run_stdio(engine: Engine, settings: Settings) -> None:
-    """Serve MCP over stdin/stdout (desktop and terminal assistants start this)."""
-    make_server(engine, settings).run("stdio")
+def run_stdio(engine: Engine, settings: Settings, reader: str = "") -> None:
+    """Serve MCP over stdin/stdout for `reader` (desktop and terminal assistants start this)."""
+    make_server(engine, settings, reader).run("stdio")
 
 
-def http_app(engine: Engine, settings: Settings) -> Any:
-    """The streamable-HTTP MCP app at `/mcp`, behind the size and token guard."""
+def http_app(engine: Engine, settings: Settings, reader: str = "") -> Any:
+    """The streamable-HTTP MCP app at `/mcp`, behind the size and token guard; a request with
+    a reader's token acts for that reader, as in `tracker api`."""
     from tracker.api.guard import Guard
 
-    server = make_server(engine, settings)
-    app = server.streamable_http_app(max_request_body_size=settings.api.max_body_bytes,
-                                     host=settings.api.host)
-    return Guard(app, settings.api)
+    desk = Desk(engine, settings, reader)
+    app = _server(desk).streamable_http_app(
+        max_request_body_size=settings.api.max_body_bytes, host=settings.api.host)
+    return Guard(app, settings.api, readers=desk.reader_for_token)

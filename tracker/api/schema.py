@@ -33,10 +33,12 @@ def _iso(moment: datetime | None) -> str | None:
 # --- documents and links ---------------------------------------------------------------------
 
 
-def show_json(session: Session, document: Document) -> dict[str, Any]:
-    """The `tracker show --json` document: metadata, body, comments, the same work elsewhere."""
+def show_json(session: Session, document: Document,
+              reader: str = store.DEFAULT_READER) -> dict[str, Any]:
+    """The `tracker show --json` document: metadata, body, comments, the same work elsewhere;
+    the tags are the forum's and `reader`'s own."""
     assert document.id is not None
-    public = store.to_public(session=session, document=document)
+    public = store.to_public(session=session, document=document, reader=reader)
     data = public.model_dump(mode="json")
     for key in ("title", "body_text"):
         data[key] = clean_text(data[key] or "")

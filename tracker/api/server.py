@@ -35,14 +35,14 @@ def uvicorn_server(app: Any, settings: Settings, host: str, port: int) -> Any:
     return uvicorn.Server(config)
 
 
-def run_api(engine: Engine, settings: Settings, host: str, port: int) -> None:
-    """Serve the HTTP API until Ctrl-C or SIGTERM."""
+def run_api(engine: Engine, settings: Settings, host: str, port: int, reader: str = "") -> None:
+    """Serve the HTTP API for `reader` (a reader's token acts for them) until Ctrl-C."""
     from tracker.api.app import make_app
 
     check_start(settings, host)
     log.warning("tracker api on http://%s:%d (OpenAPI at /docs; writes %s)", host, port,
                 "on" if settings.api.writes else "off")
-    uvicorn_server(make_app(engine, settings), settings, host, port).run()
+    uvicorn_server(make_app(engine, settings, reader), settings, host, port).run()
 
 
 class Background:

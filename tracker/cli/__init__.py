@@ -24,6 +24,7 @@ from tracker.cli import (
     search,
     service,
     sources,
+    tags,
     tui,
 )
 from tracker.cli.context import Context, TrackerGroup
@@ -53,7 +54,7 @@ for _command in (
     sources.sync, sources.add, sources.feeds, history.backfill, history.import_command,
     documents.status, documents.show, documents.links, documents.show_paths, doctor.doctor,
     search.index_command, search.search, search.similar, model.model,
-    claims.claim, claims.export, argued.argued, readers.reader,
+    claims.claim, claims.export, argued.argued, readers.reader, tags.tag,
     service.follow, service.unfollow, service.interests, service.digest, service.serve,
     tui.tui, api.api, api.mcp,
 ):

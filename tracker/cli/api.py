@@ -22,7 +22,7 @@ def api(obj: Context, host: str | None, port: int | None) -> None:
     single_blas_thread()
     settings = obj.settings
     run_api(obj.engine, settings, host or settings.api.host,
-            settings.api.port if port is None else port)
+            settings.api.port if port is None else port, obj.reader)
 
 
 @click.command()
@@ -36,7 +36,8 @@ def mcp(obj: Context, over_http: bool, host: str | None, port: int | None) -> No
     """Serve the store to AI assistants over MCP (stdio by default).
 
     Tools: search, read, citations, list_claims, find_arguments, and tag_passage when
-    api.writes is on. An MCP client starts `tracker mcp` itself.
+    api.writes is on. An MCP client starts `tracker mcp` itself. Claims and tags are the
+    reader's (--user, TRACKER_USER); over --http a reader's token acts for that reader.
     """
     from tracker.api.server import check_start
 
@@ -46,7 +47,7 @@ def mcp(obj: Context, over_http: bool, host: str | None, port: int | None) -> No
         from tracker.api.mcp import run_stdio
 
         check_start(settings, settings.api.host)
-        run_stdio(obj.engine, settings)
+        run_stdio(obj.engine, settings, obj.reader)
         return
     from tracker.api.mcp import http_app
     from tracker.api.server import uvicorn_server
@@ -54,5 +55,6 @@ def mcp(obj: Context, over_http: bool, host: str | None, port: int | None) -> No
     bind = host or settings.api.host
     check_start(settings, bind)
     where = settings.api.port + 1 if port is None else port
+    app = http_app(obj.engine, settings, obj.reader)
     click.echo(f"tracker mcp on http://{bind}:{where}/mcp", err=True)
-    uvicorn_server(http_app(obj.engine, settings), settings, bind, where).run()
+    uvicorn_server(app, settings, bind, where).run()

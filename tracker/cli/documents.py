@@ -58,9 +58,9 @@ def show(obj: Context, ref: str, as_json: bool, depth: int) -> None:
         if as_json:
             from tracker.api.schema import show_json
 
-            click.echo(json_text(show_json(session, document)))
+            click.echo(json_text(show_json(session, document, obj.reader)))
             return
-        public = store.to_public(session=session, document=document)
+        public = store.to_public(session=session, document=document, reader=obj.reader)
         thread = store.get_thread(session=session, post=document) if document.kind == "post" else []
         parent = None
         if document.kind == "comment" and document.post_id:

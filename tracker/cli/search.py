@@ -70,17 +70,21 @@ def _filter_options(command: Any) -> Any:
     return command
 
 
-def _filters(options: dict[str, Any]) -> Any:
+def _filters(options: dict[str, Any], obj: Context) -> Any:
+    from dataclasses import replace
+
     from tracker.index.base import SearchFilters
 
     def utc(moment: datetime | None) -> datetime | None:
         return moment.replace(tzinfo=UTC) if moment else None
 
-    return SearchFilters(
+    filters = SearchFilters(
         sources=tuple(options["sources"]), kinds=tuple(options["kinds"]),
         authors=tuple(options["authors"]), since=utc(options["since"]),
         until=utc(options["until"]), min_score=options["min_score"], tags=tuple(options["tags"]),
     )
+    # The reader is looked up only when it matters: a tag filter matches their own tags too.
+    return replace(filters, reader=obj.reader) if filters.tags else filters
 
 
 @click.command()
@@ -100,7 +104,7 @@ def search(obj: Context, /, words: Sequence[str], **options: Any) -> None:
     from tracker.search.searcher import open_searcher
 
     query = " ".join(words)
-    filters = _filters(options)
+    filters = _filters(options, obj)
     searcher = open_searcher(obj.engine, obj.settings)
     results = searcher.search(query, filters, limit=options["limit"])
     if options["as_json"]:
@@ -144,7 +148,7 @@ def similar(obj: Context, /, ref: str, **options: Any) -> None:
     searcher = open_searcher(obj.engine, obj.settings)
     if not searcher.has_vectors:
         raise IndexBackendError("No passage is embedded yet: run `tracker index` first")
-    filters = _filters(options)
+    filters = _filters(options, obj)
     results = searcher.similar(document.id, filters, limit=options["limit"])
     label = f"similar to {document.title or document.native_id}"
     if options["as_json"]:

@@ -133,7 +133,7 @@ def build_digest(*, session: Session, settings: DigestSettings, week: str,
     builder = _Builder(session, settings, hidden)
     sections = []
     for topic in topics:
-        for heading, ranked in _topic_sections(session, topic, fresh, start, end):
+        for heading, ranked in _topic_sections(session, topic, fresh, start, end, reader):
             section = builder.section(heading, ranked, settings.per_interest)
             if section.items:
                 sections.append(section)
@@ -216,11 +216,11 @@ _SIDES = (("supports", "arguments for"), ("opposes", "arguments against"),
 
 
 def _topic_sections(session: Session, topic: Topic, fresh: list[Document], start: datetime,
-                    end: datetime) -> list[tuple[str, list[_Candidate]]]:
+                    end: datetime, reader: str) -> list[tuple[str, list[_Candidate]]]:
     """(heading, candidates) per section of a topic: a followed claim gets one per side."""
     heading = _heading(session, topic)
     if topic.kind != "claim":
-        return [(heading, _rank_topic(session, topic, fresh, start, end))]
+        return [(heading, _rank_topic(session, topic, fresh, start, end, reader))]
     found = _claim_arguments(session, int(topic.value), start, end)
     # the why line starts with the stance's words ("argues against claim 3 …")
     return [(f"{heading} — {words}", [c for c in found if c[2].startswith(_STANCE_WORDS[stance])])
@@ -228,7 +228,7 @@ def _topic_sections(session: Session, topic: Topic, fresh: list[Document], start
 
 
 def _rank_topic(session: Session, topic: Topic, fresh: list[Document], start: datetime,
-                end: datetime) -> list[_Candidate]:
+                end: datetime, reader: str) -> list[_Candidate]:
     if topic.kind == "search":
         return _keyword_matches(topic.value, fresh)
     if topic.kind == "claim":
@@ -238,7 +238,7 @@ def _rank_topic(session: Session, topic: Topic, fresh: list[Document], start: da
             session=session, ids=interests.author_ids(session=session, value=topic.value))
         why = f"by {topic.value}"
     elif topic.kind == "tag":
-        ids = interests.documents_by_tag(session=session, name=topic.value)
+        ids = interests.documents_by_tag(session=session, name=topic.value, reader=reader)
         why = f"tagged {topic.value}"
     else:
         ids = {d.id for d in fresh if d.id is not None and d.source == topic.value.lower()}
@@ -349,7 +349,8 @@ def _cared_for(session: Session, topics: list[Topic], settings: DigestSettings,
             cared |= interests.documents_by_author(
                 session=session, ids=interests.author_ids(session=session, value=topic.value))
         elif topic.kind == "tag":
-            cared |= interests.documents_by_tag(session=session, name=topic.value)
+            cared |= interests.documents_by_tag(session=session, name=topic.value,
+                                                reader=reader)
         elif topic.kind == "claim":
             cared |= set(session.exec(select(ClaimLink.document_id).where(
                 col(ClaimLink.claim_id) == int(topic.value),

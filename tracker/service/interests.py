@@ -119,12 +119,11 @@ def read_authors(*, session: Session, reader: str = DEFAULT_READER,
 
 
 def implicit_topics(*, session: Session, reader: str = DEFAULT_READER) -> list[Topic]:
-    """Interests implied by `reader`'s reading and tagging: the user tags (shared by all
-    readers), the claims they tagged passages for, and authors they read two or more
-    documents by."""
+    """Interests implied by `reader`'s reading and tagging: their own tags, the claims they
+    tagged passages for, and authors they read two or more documents by."""
     tags = session.exec(
         select(Tag.name).join(DocumentTag, col(DocumentTag.tag_id) == col(Tag.id))
-        .where(col(Tag.kind) == "user").distinct()
+        .where(col(Tag.kind) == "user", col(Tag.reader) == reader).distinct()
     ).all()
     claims = session.exec(
         select(ClaimLink.claim_id).where(col(ClaimLink.origin) == "user",
@@ -139,10 +138,10 @@ def implicit_topics(*, session: Session, reader: str = DEFAULT_READER) -> list[T
 
 
 def tagged_document_ids(*, session: Session, reader: str = DEFAULT_READER) -> set[int]:
-    """Documents with user tags, or that `reader` anchored a claim passage in, or read."""
+    """Documents `reader` tagged, anchored a claim passage in, or read."""
     tagged = session.exec(
         select(DocumentTag.document_id).join(Tag, col(DocumentTag.tag_id) == col(Tag.id))
-        .where(col(Tag.kind) == "user")
+        .where(col(Tag.kind) == "user", col(Tag.reader) == reader)
     ).all()
     anchored = session.exec(
         select(ClaimLink.document_id).where(col(ClaimLink.origin) == "user",
@@ -179,9 +178,10 @@ def documents_by_author(*, session: Session, ids: list[int]) -> set[int]:
                             .where(col(DocumentAuthor.author_id).in_(ids))).all())
 
 
-def documents_by_tag(*, session: Session, name: str) -> set[int]:
-    """Documents with a forum or user tag of this name, ignoring case."""
+def documents_by_tag(*, session: Session, name: str,
+                     reader: str = DEFAULT_READER) -> set[int]:
+    """Documents with a forum tag or one of `reader`'s own tags of this name, ignoring case."""
     return set(session.exec(
         select(DocumentTag.document_id).join(Tag, col(DocumentTag.tag_id) == col(Tag.id))
-        .where(func.lower(col(Tag.name)) == name.lower())
+        .where(func.lower(col(Tag.name)) == name.lower(), store.visible_tags(reader))
     ).all())

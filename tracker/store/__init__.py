@@ -89,6 +89,7 @@ from tracker.store.syncstate import (
     source_status,
     start_run,
 )
+from tracker.store.tags import MAX_TAG_CHARS, add_tags, reader_tags, remove_tags, visible_tags
 
 __all__ = [
     "ThreadFacts",
@@ -107,5 +108,5 @@ __all__ = [
     "start_run", "tag", "to_public", "upsert_documents",
     "DEFAULT_READER", "add_reader", "check_reader", "issue_token", "list_readers",
     "reader_for_token", "revoke_token", "owned_claim", "share_claim",
-    "visible_claims",
+    "visible_claims", "MAX_TAG_CHARS", "add_tags", "reader_tags", "remove_tags", "visible_tags",
 ]

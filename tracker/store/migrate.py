@@ -26,7 +26,7 @@ _SCRIPTS = Path(__file__).with_name("migrations")
 _VERSION_TABLE = "alembic_version"
 
 
-HEAD = "0003_reader_tokens"
+HEAD = "0004_reader_tags"
 """The newest revision, named here so that opening a current store never loads Alembic
 (importing it and reading the revision files cost ~0.25 s of every command's start here);
 tests/store/test_readers.py checks it against the revision files."""

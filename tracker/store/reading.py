@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 
 from tracker.errors import NotFoundError
 from tracker.models import (
+    DEFAULT_READER,
     Author,
     AuthorCreate,
     Document,
@@ -22,6 +23,7 @@ from tracker.models import (
     Tag,
 )
 from tracker.store.sql import bounded_key, chunks
+from tracker.store.tags import visible_tags
 
 
 @dataclass
@@ -108,23 +110,25 @@ def author_names(*, session: Session, document_ids: Sequence[int]) -> dict[int, 
     return {doc_id: ", ".join(names) for doc_id, names in found.items()}
 
 
-def document_tags(*, session: Session, document_id: int) -> list[str]:
-    """A document's tag names."""
+def document_tags(*, session: Session, document_id: int,
+                  reader: str = DEFAULT_READER) -> list[str]:
+    """A document's tag names `reader` sees: the forum's and their own."""
     stmt = (
         select(Tag.name)
         .join(DocumentTag, col(DocumentTag.tag_id) == col(Tag.id))
-        .where(col(DocumentTag.document_id) == document_id)
+        .where(col(DocumentTag.document_id) == document_id, visible_tags(reader))
         .order_by(col(Tag.name))
     )
-    return list(session.execute(stmt).scalars())
+    return list(dict.fromkeys(session.execute(stmt).scalars()))
 
 
-def to_public(*, session: Session, document: Document) -> DocumentPublic:
-    """The `--json` view of a document."""
+def to_public(*, session: Session, document: Document,
+              reader: str = DEFAULT_READER) -> DocumentPublic:
+    """The `--json` view of a document, with the tags `reader` sees."""
     assert document.id is not None
     data = document.model_dump(exclude={"body_html"})
     data["authors"] = document_authors(session=session, document_id=document.id)
-    data["tags"] = document_tags(session=session, document_id=document.id)
+    data["tags"] = document_tags(session=session, document_id=document.id, reader=reader)
     return DocumentPublic.model_validate(data)
 
 

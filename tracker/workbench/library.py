@@ -131,7 +131,7 @@ class Workbench:
         """A document with its thread, header facts and claim marks; records the reading."""
         with session_scope(self.engine) as session:
             doc = records.document(session, document_id)
-            public = store.to_public(session=session, document=doc)
+            public = store.to_public(session=session, document=doc, reader=self.reader)
             thread = store.get_thread(session=session, post=doc) if doc.kind == "post" else []
             parent_id = None
             if doc.kind == "comment" and doc.post_id:
