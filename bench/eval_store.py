@@ -116,24 +116,34 @@ def reuse_vectors(home: Path, old_home: Path) -> None:
     import os
 
     os.environ["TRACKER_HOME"] = str(home)
+    from tracker.config import load_settings
+    from tracker.search.indexing import split_documents
+    from tracker.store.engine import make_engine
+
+    settings = load_settings()
+    engine = make_engine(settings.sqlalchemy_url)
+    split_documents(engine, settings)
+    copy_vectors(engine, settings.index.model, old_home)
+    engine.dispose()
+
+
+def copy_vectors(engine: Any, model: str, old_home: Path) -> None:
+    """Give each passage of `engine`'s store (SQLite or PostgreSQL) that lacks a vector of
+    `model` the vector an older SQLite evaluation store holds for the same text."""
     from sqlalchemy import text
 
-    from tracker.config import load_settings
+    from tracker.index.backends import open_vector_index
     from tracker.index.sqlite import UsearchIndex, vector_file
-    from tracker.search.indexing import split_documents
     from tracker.store import passages
     from tracker.store.engine import make_engine, session_scope
 
-    settings = load_settings()
-    model = settings.index.model
-    engine = make_engine(settings.sqlalchemy_url)
-    split_documents(engine, settings)
     old_db = old_home / "tracker.db"
     old_engine = make_engine(f"sqlite:///{old_db}")
     with old_engine.connect() as conn:
         by_hash = dict(conn.execute(text(
             "SELECT content_hash, passage_id FROM passageembedding WHERE model = :m"),
             {"m": model}).all())
+    old_engine.dispose()
     with engine.connect() as conn:
         wanted = conn.execute(text(
             "SELECT p.id, p.content_hash FROM passage p WHERE NOT EXISTS (SELECT 1 FROM "
@@ -141,7 +151,7 @@ def reuse_vectors(home: Path, old_home: Path) -> None:
             {"m": model}).all()
     found = [(pid, digest) for pid, digest in wanted if digest in by_hash]
     old = UsearchIndex(vector_file(old_db, model), model)
-    new = UsearchIndex(vector_file(home / "tracker.db", model), model, old.dim, writable=True)
+    new = open_vector_index(engine, model, old.dim, writable=True)
     for start in range(0, len(found), 5000):
         part = found[start : start + 5000]
         got = old.get([by_hash[digest] for _, digest in part])
@@ -154,8 +164,8 @@ def reuse_vectors(home: Path, old_home: Path) -> None:
                 passages.mark_embedded(session=session, model=model, passages=keep)
     new.close()
     old.close()
-    print(f"copied {len(found)} of {len(wanted)} passage vectors from {old_home}; "
-          f"{len(wanted) - len(found)} left for `tracker index`")
+    print(f"{engine.dialect.name}: copied {len(found)} of {len(wanted)} passage vectors from "
+          f"{old_home}; {len(wanted) - len(found)} left for `tracker index`")
 
 
 def main() -> None:
