@@ -178,15 +178,29 @@ def _insert_new(
     """Insert new rows; each document with the id it got."""
     if not fresh:
         return []
-    table = Document.__table__  # type: ignore[attr-defined]
-    # Core on the connection, not the ORM's bulk path (its per-row bookkeeping), and RETURNING
-    # without `sort_by_parameter_order`: with it SQLAlchemy sends SQLite one INSERT per row,
-    # without it one multi-row INSERT per ~1,600 rows; ids are matched back by unique key.
-    stmt = insert(table).returning(table.c.id, table.c.source, table.c.native_id)
-    rows = [{**values, "fetched_at": now} for _, values in fresh]
-    ids = {(source, native_id): doc_id
-           for doc_id, source, native_id in session.connection().execute(stmt, rows)}
+    # The driver's executemany with the columns' own conversions, then the ids looked up by
+    # unique key: SQLAlchemy's INSERT … RETURNING built and type-processed each row's
+    # parameters in Python (~50 µs a row, 2.3 of the writer's ~11 CPU-s for the corpus).
+    insert_rows(session, Document, [{**values, "fetched_at": now} for _, values in fresh],
+                typed=True)
+    ids = _ids_by_key(session, [doc for doc, _ in fresh])
     return [(ids[(doc.source, doc.native_id)], doc) for doc, _ in fresh]
+
+
+def _ids_by_key(
+    session: Session, documents: Sequence[DocumentCreate]
+) -> dict[tuple[str, str], int]:
+    by_source: dict[str, list[str]] = {}
+    for doc in documents:
+        by_source.setdefault(doc.source, []).append(doc.native_id)
+    found: dict[tuple[str, str], int] = {}
+    for source, native_ids in by_source.items():
+        for chunk in chunks(native_ids):
+            stmt = sql_select(col(Document.native_id), col(Document.id)).where(
+                col(Document.source) == source, col(Document.native_id).in_(chunk))
+            found.update({(source, native_id): doc_id
+                          for native_id, doc_id in session.execute(stmt)})
+    return found
 
 
 def _replace_relations(
