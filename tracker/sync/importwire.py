@@ -17,34 +17,41 @@ from sqlmodel import SQLModel
 from tracker.models import AuthorCreate, DocumentCreate, LinkCreate
 
 _M = TypeVar("_M", bound=SQLModel)
-_NESTED = ("authors", "links")
-_FIELDS = tuple(name for name in DocumentCreate.model_fields if name not in _NESTED)
+_FIELDS = tuple(DocumentCreate.model_fields)
+_AUTHORS, _LINKS = _FIELDS.index("authors"), _FIELDS.index("links")
 _LINK_FIELDS = tuple(LinkCreate.model_fields)
 _fields = operator.attrgetter(*_FIELDS)
 _link_fields = operator.attrgetter(*_LINK_FIELDS)
 
-Packed = tuple[tuple[Any, ...], tuple[tuple[str, str | None], ...], tuple[tuple[Any, ...], ...]]
-"""One document: its plain fields in `_FIELDS` order, its authors, its links."""
+Packed = tuple[Any, ...]
+"""One document: its fields in `DocumentCreate` order, authors as `(name, slug)` and links as
+tuples of their fields."""
 
 
 def pack(documents: Sequence[DocumentCreate]) -> list[Packed]:
     """The documents as tuples of plain values, cheap to pickle."""
-    return [(_fields(doc), tuple((a.name, a.slug) for a in doc.authors),
-             tuple(map(_link_fields, doc.links))) for doc in documents]
+    return [_packed(doc) for doc in documents]
+
+
+def _packed(doc: DocumentCreate) -> Packed:
+    values = list(_fields(doc))
+    values[_AUTHORS] = tuple((a.name, a.slug) for a in doc.authors)
+    values[_LINKS] = tuple(map(_link_fields, doc.links))
+    return tuple(values)
 
 
 def unpack(packed: Sequence[Packed]) -> list[DocumentCreate]:
-    """The documents `pack` was given, equal field by field."""
-    return [
-        _restored(DocumentCreate, {
-            **dict(zip(_FIELDS, values, strict=True)),
-            "authors": [_restored(AuthorCreate, {"name": name, "slug": slug})
-                        for name, slug in authors],
-            "links": [_restored(LinkCreate, dict(zip(_LINK_FIELDS, row, strict=True)))
-                      for row in links],
-        })
-        for values, authors, links in packed
-    ]
+    """The documents `pack` was given, equal field by field (in field order, so they
+    serialise the same too)."""
+    documents = []
+    for row in packed:
+        values = dict(zip(_FIELDS, row, strict=True))
+        values["authors"] = [_restored(AuthorCreate, {"name": name, "slug": slug})
+                             for name, slug in values["authors"]]
+        values["links"] = [_restored(LinkCreate, dict(zip(_LINK_FIELDS, link, strict=True)))
+                           for link in values["links"]]
+        documents.append(_restored(DocumentCreate, values))
+    return documents
 
 
 def _restored(model: type[_M], values: dict[str, Any]) -> _M:
