@@ -247,14 +247,11 @@ def _write_authors(session: Session, attached: Sequence[tuple[int, DocumentCreat
     if not wanted:
         return
     known = _author_ids(session, wanted)
-    missing = [
-        {"key": key, "name": a.name, "slug": a.slug}
-        for key, a in wanted.items()
-        if key not in known
-    ]
+    missing = [key for key in wanted if key not in known]
     if missing:
-        insert_ignore(session, Author, missing)
-        known.update(_author_ids(session, {row["key"]: wanted[row["key"]] for row in missing}))
+        insert_ignore(session, Author, [{"key": key, "name": wanted[key].name,
+                                         "slug": wanted[key].slug} for key in missing])
+        known.update(_author_ids(session, {key: wanted[key] for key in missing}))
     rows = []
     for doc_id, keys, _ in bylines:
         # dict.fromkeys: a name twice in one byline is one author, first position kept

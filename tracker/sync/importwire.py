@@ -58,7 +58,7 @@ def _restored(model: type[_M], values: dict[str, Any]) -> _M:
     """A model from values it held before, the way unpickling restores one (pydantic's
     `__setstate__`): for 2,000 posts ~0.05 s, where `model_construct` takes ~0.08 s (SQLModel
     routes it through its own init) and validating again ~0.08-0.15 s."""
-    instance = model.__new__(model)
+    instance: _M = model.__new__(model)
     instance.__setstate__({"__dict__": values, "__pydantic_fields_set__": set(values),
                            "__pydantic_extra__": None, "__pydantic_private__": None})
     return instance
