@@ -7,15 +7,23 @@ Reported: documents per second per file and overall (read, parse, normalise HTML
 links, upsert with aliases and link resolution, commit), the seconds until every imported
 document is split into passages (keyword-searchable), a keyword query over the result, and
 (with --backfill) seconds per page of 100 documents for `tracker backfill` with no delay.
-Each file also gets the CPU seconds of the writing process and of its parse workers, and the
-load average is printed before and after: on a shared machine the wall clock alone misleads.
+Each file gets the CPU seconds of the writing process, all files together those of the parse
+workers (one pool for the three files, as `tracker import a b c` has), and the load average is
+printed before and after: on a shared machine the wall clock alone misleads.
 
-Measured 2026-12-06 (SQLite, 2 CPUs shared, load average 5–6), the previous import path
-(a634da7) and this one back to back, four pairs (the first two before the link-resolution
-fix): all 47,070 documents at 1,261–1,780/s before, 1,438–2,250/s after; the writer's CPU for
-posts.jsonl.gz 12.2–13.4 s before, 9.4–10.8 s after, parse workers 7–9 s. The 5,000/s goal is
-not reached: the writer needs ~11 CPU-s for all files (upsert through SQLAlchemy ~6 s for the
-posts, unpickling the workers' documents ~2.3 s, gunzip ~0.5 s), ~4,300/s at best on one core.
+Measured 2026-12-06 (SQLite, 2 CPUs shared with four other developers' jobs, load average
+13–19 throughout: no free core could be had), the previous import path (dd9aaf0, run from a
+copy with its own bench) and this one back to back, four pairs: all 47,070 documents at
+641/729/729/588 docs/s before and 698/589/885/584 after; wall time under that load says
+little (our three processes get a share of a crowded machine). CPU says more: writer
+11.8–12.3 s before, 9.4–10.6 after; parse workers 9.8–10.1 before, 9.7–10.3 after (they now
+also convert the first chunk the writer used to, and start once instead of once per file);
+together 21.9–22.4 CPU-s before, 19.1–20.9 after. With two free cores that bounds the import
+at ~47,070 / (20 / 2) ≈ 4,700/s, so the 5,000/s goal is not reached. Where the writer's ~10
+CPU-s go (thread CPU, one run, load ~14): upsert 6.2 (insert 1.6, cross-posts 1.2, authors
+0.5–1.0, link resolution 0.5, links 0.5, row values 0.4, aliases 0.35, id lookup 0.3), rebuilding
+the workers' documents 1.4, commits 0.7, reading and gunzip ~0.5, the rest receiving chunks.
+The parse workers' ~10 s is mostly HTML→text of the 6,994 posts with 99 MB of HTML.
 """
 
 from __future__ import annotations
