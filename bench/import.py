@@ -7,15 +7,23 @@ Reported: documents per second per file and overall (read, parse, normalise HTML
 links, upsert with aliases and link resolution, commit), the seconds until every imported
 document is split into passages (keyword-searchable), a keyword query over the result, and
 (with --backfill) seconds per page of 100 documents for `tracker backfill` with no delay.
-Each file also gets the CPU seconds of the writing process and of its parse workers, and the
-load average is printed before and after: on a shared machine the wall clock alone misleads.
+Each file gets the CPU seconds of the writing process, all files together those of the parse
+workers (one pool for the three files, as `tracker import a b c` has), and the load average is
+printed before and after: on a shared machine the wall clock alone misleads.
 
-Measured 2026-12-06 (SQLite, 2 CPUs shared, load average 5–6), the previous import path
-(a634da7) and this one back to back, four pairs (the first two before the link-resolution
-fix): all 47,070 documents at 1,261–1,780/s before, 1,438–2,250/s after; the writer's CPU for
-posts.jsonl.gz 12.2–13.4 s before, 9.4–10.8 s after, parse workers 7–9 s. The 5,000/s goal is
-not reached: the writer needs ~11 CPU-s for all files (upsert through SQLAlchemy ~6 s for the
-posts, unpickling the workers' documents ~2.3 s, gunzip ~0.5 s), ~4,300/s at best on one core.
+Measured 2026-12-06 (SQLite, 2 CPUs shared with four other developers' jobs, load average
+13–19 throughout: no free core could be had), the previous import path (dd9aaf0, run from a
+copy with its own bench) and this one back to back, four pairs: all 47,070 documents at
+641/729/729/588 docs/s before and 698/589/885/584 after; wall time under that load says
+little (our three processes get a share of a crowded machine). CPU says more: writer
+11.8–12.3 s before, 9.4–10.6 after; parse workers 9.8–10.1 before, 9.7–10.3 after (they now
+also convert the first chunk the writer used to, and start once instead of once per file);
+together 21.9–22.4 CPU-s before, 19.1–20.9 after. With two free cores that bounds the import
+at ~47,070 / (20 / 2) ≈ 4,700/s, so the 5,000/s goal is not reached. Where the writer's ~10
+CPU-s go (thread CPU, one run, load ~14): upsert 6.2 (insert 1.6, cross-posts 1.2, authors
+0.5–1.0, link resolution 0.5, links 0.5, row values 0.4, aliases 0.35, id lookup 0.3), rebuilding
+the workers' documents 1.4, commits 0.7, reading and gunzip ~0.5, the rest receiving chunks.
+The parse workers' ~10 s is mostly HTML→text of the 6,994 posts with 99 MB of HTML.
 """
 
 from __future__ import annotations
@@ -39,25 +47,28 @@ def bench_import(home: Path, split: bool) -> None:
     os.environ["TRACKER_HOME"] = str(home)
     from tracker.config import load_settings
     from tracker.store.engine import make_engine
-    from tracker.sync.importer import import_file
+    from tracker.sync.importer import import_file, parse_pool
 
     settings = load_settings()
     engine = make_engine(settings.sqlalchemy_url)
     total_docs, total_seconds = 0, 0.0
     print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
-    for name in FILES:
-        before = _cpu()
-        report = import_file(engine, CORPUS / name)
-        writer, workers = (after - start for after, start in zip(_cpu(), before, strict=True))
-        total_docs += report.documents
-        total_seconds += report.seconds
-        print(f"{name}: {report.lines} lines, {report.documents} documents in "
-              f"{report.seconds:.1f} s = {report.documents / report.seconds:,.0f}/s; "
-              f"CPU {writer:.1f} s writer + {workers:.1f} s parse workers; "
-              f"skipped {dict(report.skipped)}")
+    start = _cpu()
+    # One pool of parse workers for the three files, as `tracker import a b c` has: their CPU
+    # is known once they exit, so it is printed for all files together.
+    with parse_pool() as pool:
+        for name in FILES:
+            before = _cpu()[0]
+            report = import_file(engine, CORPUS / name, pool=pool)
+            total_docs += report.documents
+            total_seconds += report.seconds
+            print(f"{name}: {report.lines} lines, {report.documents} documents in "
+                  f"{report.seconds:.1f} s = {report.documents / report.seconds:,.0f}/s; "
+                  f"CPU {_cpu()[0] - before:.1f} s writer; skipped {dict(report.skipped)}")
+    writer, workers = (after - first for after, first in zip(_cpu(), start, strict=True))
     print(f"all files: {total_docs} documents in {total_seconds:.1f} s = "
-          f"{total_docs / total_seconds:,.0f} documents/s "
-          f"(load average after: {os.getloadavg()[0]:.1f})")
+          f"{total_docs / total_seconds:,.0f} documents/s; CPU {writer:.1f} s writer + "
+          f"{workers:.1f} s parse workers (load average after: {os.getloadavg()[0]:.1f})")
     if split:
         from tracker.search.indexing import split_documents
 

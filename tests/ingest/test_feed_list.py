@@ -194,6 +194,47 @@ def test_same_title_far_apart_or_by_someone_else_is_not_a_crosspost(
     assert _crossposts(engine) == []
 
 
+def test_a_forum_post_citing_its_blog_original_is_one_work_in_either_order(
+    engine: Engine,
+) -> None:
+    """`link+title`: same title, one cites the other, whoever is written first; posted too far
+    apart and under other names for the title rules. Citations between two forum posts with
+    one title (or a post citing an entry of another title) pair nothing."""
+    for n, entry_first in enumerate((True, False)):
+        entry, post, twin, other = _cited_original(n)
+        for batch in ([entry], [post, twin, other]) if entry_first else ([post, twin, other],
+                                                                          [entry]):
+            with session_scope(engine) as session:
+                store.upsert_documents(session=session, documents=batch)
+        assert _crossposts(engine) == [("someblog", "lesswrong", "link+title")] * (n + 1)
+
+
+def _cited_original(n: int) -> list[DocumentCreate]:
+    """A blog entry, a forum post of the same title citing it, a forum twin citing that post,
+    and a forum post of another title citing the entry (round `n` of a test: own ids, title)."""
+    from tracker.ingest.links import url_key
+    from tracker.models import LinkCreate
+
+    when = datetime(2022, 5, 1, tzinfo=UTC)
+    url = f"https://someblog.example/p/orig{n}"
+    entry = DocumentCreate(source="someblog", native_id=f"orig{n}", kind="entry", url=url,
+                           title=f"On Corrigibility, part {['one', 'two'][n]}",
+                           posted_at=when, body_text="Original.",
+                           authors=[AuthorCreate(name="Blog Pen Name")], aliases=[url_key(url)])
+    cite = LinkCreate(url=url, kind="external", target_key=url_key(url))
+    post_id, twin_id, other_id = (f"{c * 16}{n}" for c in "pqr")
+    post = DocumentCreate(source="lesswrong", native_id=post_id, kind="post", title=entry.title,
+                          posted_at=when + timedelta(days=60), body_text="Cross-posted.",
+                          authors=[AuthorCreate(name="Forum Name")], aliases=[f"lw:{post_id}"],
+                          links=[cite])
+    cites_post = LinkCreate(url=f"https://www.lesswrong.com/posts/{post_id}", kind="post",
+                            target_key=f"lw:{post_id}")
+    twin = post.model_copy(update={"native_id": twin_id, "aliases": [], "links": [cites_post]})
+    other = post.model_copy(update={"native_id": other_id, "aliases": [],
+                                    "title": f"Something else entirely {n}"})
+    return [entry, post, twin, other]
+
+
 def test_same_work_on_two_feeds_and_the_forum_keeps_one_canonical(engine: Engine) -> None:
     when = datetime(2023, 3, 1, 12, tzinfo=UTC)
     base = DocumentCreate(source="feed-a", native_id="a", kind="entry",

@@ -288,3 +288,53 @@ def test_the_bulk_path_writes_the_same_rows_on_each_backend(database_url: str) -
         key = next((k for k in (f"lw:{native_id}", f"ea:{native_id}") if k in owners), None)
         assert key is None or owners[key] == doc_id
     assert resolved > 100
+
+
+def test_documents_come_back_from_the_parse_workers_unchanged() -> None:
+    """The tuples a worker sends rebuild each document equal to the one it converted: every
+    field, authors, links (with their sentences)."""
+    from tracker.ingest.dumps import converter, detect_format, open_lines, parse_line
+    from tracker.ingest.dumps import read_raw_lines as raw_lines
+    from tracker.sync.importwire import pack, unpack
+
+    with open_lines(SAMPLE) as handle:
+        lines = [parse_line(raw) for raw in raw_lines(handle)]
+    convert = converter(detect_format(lines[0].record or {}, SAMPLE))
+    documents = []
+    for line in lines:
+        try:
+            documents.append(convert(line.record or {}))
+        except ValueError:  # archive-only ids: counted as skipped by the import
+            continue
+    assert sum(len(d.links) for d in documents) > 100 and any(d.extra for d in documents)
+    back = unpack(pack(documents))
+    assert back == documents
+    assert [d.model_dump_json() for d in back] == [d.model_dump_json() for d in documents]
+    assert all(isinstance(link.context, str) for d in back for link in d.links)
+
+
+def test_one_pool_of_parse_workers_serves_every_file_of_an_import(tmp_path: Path) -> None:
+    """`tracker import a b` parses both files in the same worker processes (started once):
+    the stores end up as with one process, file after file."""
+    from tracker.sync.importer import import_file, parse_pool
+
+    papers = tmp_path / "papers.jsonl"
+    with (SHARED / "corpus" / "papers.jsonl").open("rb") as source:
+        papers.write_bytes(b"".join(source.readline() for _ in range(150)))
+    stores = []
+    for workers in (1, 2):
+        engine = make_engine(f"sqlite:///{tmp_path / f'pool{workers}.db'}")
+        with parse_pool(workers) as pool:
+            assert (pool is None) == (workers == 1)
+            reports = [import_file(engine, path, batch_size=40, pool=pool)
+                       for path in (SAMPLE, papers)]
+        with session_scope(engine) as session:
+            keys = sorted(session.execute(select(Document.source, Document.native_id)).all())
+            linked = session.execute(select(func.count()).select_from(Link).where(
+                col(Link.target_document_id).is_not(None))).scalar_one()
+        stores.append(([(r.counts, r.mapped, r.skipped, r.lines) for r in reports], keys, linked))
+        engine.dispose()
+    one, two = stores
+    assert one == two
+    (posts, *_), (papers, mapped, *_) = one[0]
+    assert posts.new > 300 and papers.new > 100 and mapped["arxiv paper"] > 100 and one[2] > 0

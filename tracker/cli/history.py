@@ -120,19 +120,18 @@ def import_command(obj: Context, paths: Sequence[Path], dry_run: bool, no_split:
     and reported. After the import the new documents are split into passages, so they are
     keyword-searchable at once; `tracker index` (or `serve`) embeds them.
     """
-    from tracker.sync.importer import import_file
+    from tracker.sync.importer import import_file, parse_pool
 
-    reports = []
-    for path in paths:
-        def plain(report: ImportReport) -> None:
-            rate = report.documents / max(report.seconds, 1e-6)
-            click.echo(f"{report.path.name}: line {report.lines} · {report.documents} documents, "
-                       f"{rate:.0f}/s", err=True)
+    def plain(report: ImportReport) -> None:
+        rate = report.documents / max(report.seconds, 1e-6)
+        click.echo(f"{report.path.name}: line {report.lines} · {report.documents} documents, "
+                   f"{rate:.0f}/s", err=True)
 
-        report = import_file(None if dry_run else obj.engine, path, dry_run=dry_run,
-                             on_batch=plain)
-        reports.append(report)
-        _print_import(report, dry_run)
+    with parse_pool() as pool:  # one set of parse workers for every file
+        for path in paths:
+            report = import_file(None if dry_run else obj.engine, path, dry_run=dry_run,
+                                 on_batch=plain, pool=pool)
+            _print_import(report, dry_run)
     if not dry_run and not no_split:
         _split(obj)
 

@@ -8,13 +8,14 @@ Lines that cannot be mapped are counted by reason, never dropped silently.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import multiprocessing
 import os
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ from tracker.ingest.dumps import (
 from tracker.models import DocumentCreate
 from tracker.store.engine import session_scope
 from tracker.store.history import owners_of_keys
+from tracker.sync.importwire import Packed, pack, unpack
 
 # Documents per transaction: 2,000 keeps a batch's IN-lists and memory small (~20 MB of
 # bodies) while the per-commit cost (WAL sync, alias resolution) is spread thin.
@@ -75,28 +77,55 @@ ImportHook = Callable[[ImportReport], None]
 def import_file(
     engine: Engine | None, path: Path, *, dry_run: bool = False, batch_size: int = BATCH,
     on_batch: ImportHook | None = None, workers: int | None = None,
+    pool: ParsePool | None = None,
 ) -> ImportReport:
     """Import one file; `engine` may be None for a dry run. Raises TrackerError for a file that
-    is not JSONL of a known shape (before anything is written)."""
+    is not JSONL of a known shape (before anything is written). `pool` (from `parse_pool`)
+    keeps the parse workers across files; without it the file gets its own."""
     report = ImportReport(path=path)
     started = time.perf_counter()
-    # Parsing costs ~0.8x the single writer's CPU (bench/import.py), so more than a few
-    # workers only add memory (a chunk in flight each) without adding speed.
-    workers = workers if workers is not None else min(_cores(), 4)
     try:
         handle = open_lines(path)
     except OSError as e:
         raise TrackerError(f"{path}: cannot read it ({e.strerror}); give a readable file") from e
-    with handle:
+    with handle, contextlib.ExitStack() as stack:
         lines = read_raw_lines(handle)
         first, parsed = _first_record(lines, path, report)
         report.format = detect_format(parsed.record or {}, path)
         chunks = _chunks(_chain(first, lines), batch_size)
-        for documents, part in _converted(chunks, report.format, workers):
+        head = list(itertools.islice(chunks, 2))
+        if pool is None and len(head) > 1:  # one chunk is not worth starting processes for
+            pool = stack.enter_context(parse_pool(workers))
+        for documents, part in _converted(itertools.chain(head, chunks), report.format, pool):
             _merge(report, part)
             _flush(engine, documents, report, dry_run, on_batch, started)
     report.seconds = time.perf_counter() - started
     return report
+
+
+@dataclass(frozen=True)
+class ParsePool:
+    """Parse worker processes, kept for every file of one import."""
+
+    executor: Executor
+    workers: int
+
+
+@contextlib.contextmanager
+def parse_pool(workers: int | None = None) -> Iterator[ParsePool | None]:
+    """Worker processes that parse and normalise chunks while this process writes; None where
+    one process is all there is (`workers` < 2)."""
+    # Parsing costs ~0.8x the single writer's CPU (bench/import.py), so more than a few
+    # workers only add memory (a chunk in flight each) without adding speed.
+    workers = workers if workers is not None else min(_cores(), 4)
+    if workers < 2:
+        yield None
+        return
+    # spawn, not fork: the parent may hold SQLite connections and (under serve) threads.
+    # Each worker spends ~0.7 CPU-s importing; one pool for all files pays that once.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context) as executor:
+        yield ParsePool(executor, workers)
 
 
 def _cores() -> int:
@@ -119,46 +148,39 @@ def _chunks(lines: Iterator[RawLine], size: int) -> Iterator[list[RawLine]]:
 
 
 def _converted(
-    chunks: Iterator[list[RawLine]], fmt: str, workers: int
+    chunks: Iterator[list[RawLine]], fmt: str, pool: ParsePool | None
 ) -> Iterator[tuple[list[DocumentCreate], ImportReport]]:
     """Chunks converted in order, in worker processes while this one writes: JSON parsing
-    and HTML normalisation are ~60% of an import's CPU time (bench/import.py); this process
+    and HTML normalisation are ~half of an import's CPU time (bench/import.py); this process
     only reads raw lines and writes."""
-    first = next(chunks, None)
-    second = next(chunks, None) if first is not None else None
-    if second is None or workers < 2:
-        for chunk in itertools.chain([first] if first else [], [second] if second else [],
-                                     chunks):
-            yield convert_chunk(fmt, chunk)
-        return
-    assert first is not None
-    # spawn, not fork: the parent may hold SQLite connections and (under serve) threads.
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        pending: deque[Future[tuple[list[DocumentCreate], ImportReport]]] = deque()
-        for chunk in itertools.chain([second], itertools.islice(chunks, workers - 1)):
-            pending.append(pool.submit(convert_chunk, fmt, chunk))
-        # The first chunk here, while the workers start (each spends ~1 s importing).
-        yield convert_chunk(fmt, first)
+    if pool is None:
         for chunk in chunks:
-            pending.append(pool.submit(convert_chunk, fmt, chunk))
-            if len(pending) > workers:  # bounded: at most workers + 1 chunks in memory
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
+            packed, part = convert_chunk(fmt, chunk)
+            yield unpack(packed), part
+        return
+    # Every chunk goes to the workers, the first included: on two cores a third process
+    # converting would only take CPU from them.
+    ahead = pool.workers + 1  # bounded: chunks in memory at once
+    pending: deque[Future[tuple[list[Packed], ImportReport]]] = deque()
+    for chunk in chunks:
+        pending.append(pool.executor.submit(convert_chunk, fmt, chunk))
+        if len(pending) > ahead:
+            packed, part = pending.popleft().result()
+            yield unpack(packed), part
+    while pending:
+        packed, part = pending.popleft().result()
+        yield unpack(packed), part
 
 
-def convert_chunk(
-    fmt: str, lines: list[RawLine]
-) -> tuple[list[DocumentCreate], ImportReport]:
-    """Parse and map a chunk of raw lines to documents; the report part holds its counts and
-    examples."""
+def convert_chunk(fmt: str, lines: list[RawLine]) -> tuple[list[Packed], ImportReport]:
+    """Parse and map a chunk of raw lines to documents (packed for the trip back to the
+    writer); the report part holds its counts and examples."""
     part = ImportReport(path=Path())
     convert = converter(fmt)
     documents = [doc for raw in lines
                  if (doc := _map(parse_line(raw), convert, part)) is not None]
     part.lines = lines[-1][0] if lines else 0
-    return documents, part
+    return pack(documents), part
 
 
 def _merge(report: ImportReport, part: ImportReport) -> None:
