@@ -112,10 +112,10 @@ def index_documents(
 
 
 def _bulk(engine: Engine, report: IndexReport) -> bool:
-    """Whether the run changed enough rows for PostgreSQL's autovacuum to re-analyze them
-    (its defaults: 50 rows + 10% of the table), which it does only a minute or more later."""
+    """Whether the run added a tenth of the passages or more: PostgreSQL's autovacuum would
+    re-analyze them too (its threshold: 50 rows + 10%), but a minute or more later."""
     changed = max(report.passages_added, report.embedded)
-    if changed <= 50 or engine.dialect.name != "postgresql":
+    if not changed or engine.dialect.name != "postgresql":
         return False
     from tracker.index.catalog import Catalog
 
