@@ -121,8 +121,8 @@ def filter_conditions(filters: SearchFilters) -> list[ColumnElement[bool]]:
 
 def reader(engine: Engine) -> Engine:
     """The engine for search's reads: on PostgreSQL in autocommit, since a read in a
-    transaction costs a BEGIN and a ROLLBACK round trip besides its own (about 27 of the 36
-    round trips of one hybrid search; bench/pg_statements.py). SQLite's engine as it is."""
+    transaction costs a BEGIN and a ROLLBACK round trip besides its own (about half of the
+    ~30 round trips of one hybrid search; docs/search.md). SQLite's engine as it is."""
     if engine.dialect.name != "postgresql":
         return engine
     return engine.execution_options(isolation_level="AUTOCOMMIT")
