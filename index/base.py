@@ -7,14 +7,18 @@ are never reused, so a key always names one text.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from tracker.models import DEFAULT_READER
+
+if TYPE_CHECKING:
+    from sqlalchemy import Select, Subquery
 
 Vectors = NDArray[np.float32]
 
@@ -141,6 +145,20 @@ class VectorIndex(ABC):
     def is_empty(self) -> bool:
         """Whether no vector is stored (asked on every search: backends make it cheap)."""
         return self.count() == 0
+
+    def search_kept(self, vector: Vectors, k: int,
+                    keep: Callable[[Subquery], Select[Any]]) -> list[Hit] | None:
+        """The `k` nearest and the store's check of them in one statement, where the vectors
+        live in the store's database; None where they do not (the caller checks `search`'s
+        pairs itself).
+
+        Args:
+            vector: shape `(dim,)`, unit length.
+            k: how many nearest to check.
+            keep: turns the nearest rows (columns `passage_id`, `distance`) into the statement
+                that selects those still stored, as (passage id, document id, distance).
+        """
+        return None
 
     def save(self) -> None:  # noqa: B027  (optional: backends that write through do nothing)
         """Make every add and remove so far durable.

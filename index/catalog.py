@@ -11,7 +11,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, and_, exists, false, func, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    Select,
+    Subquery,
+    and_,
+    exists,
+    false,
+    func,
+    or_,
+    select,
+    true,
+)
 from sqlmodel import col
 
 from tracker.models import (
@@ -108,6 +120,15 @@ def filter_conditions(filters: SearchFilters) -> list[ColumnElement[bool]]:
     return conditions
 
 
+def reader(engine: Engine) -> Engine:
+    """The engine for search's reads: on PostgreSQL in autocommit, since a read in a
+    transaction costs a BEGIN and a ROLLBACK round trip besides its own (about half of the
+    ~30 round trips of one hybrid search; docs/search.md). SQLite's engine as it is."""
+    if engine.dialect.name != "postgresql":
+        return engine
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
 def escape_like(value: str) -> str:
     """`value` matched literally inside a LIKE pattern whose ESCAPE character is a backslash."""
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -130,7 +151,7 @@ class Catalog:
     """Documents and passages as ranking and display need them."""
 
     def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+        self.engine = reader(engine)  # every query here only reads
         self._authors: list[AuthorInfo] | None = None
 
     def keep(self, pairs: Sequence[tuple[int, float]], model: str,
@@ -152,6 +173,22 @@ class Catalog:
                 )
                 found.update({_int(pid): did for pid, did in conn.execute(stmt)})
         return [Hit(key, found[key], score) for key, score in pairs if key in found]
+
+    def kept_nearest(self, near: Subquery, model: str, filters: SearchFilters) -> Select[Any]:
+        """(passage id, document id, distance) of the rows of `near` (columns passage_id,
+        distance: a vector index's nearest) that `keep` would keep, nearest first: the
+        vector search and its check in one statement."""
+        return (
+            select(near.c.passage_id, col(Passage.document_id), near.c.distance)
+            .join(Passage, col(Passage.id) == near.c.passage_id)
+            .join(PassageEmbedding, and_(
+                col(PassageEmbedding.passage_id) == col(Passage.id),
+                col(PassageEmbedding.model) == model,
+                col(PassageEmbedding.content_hash) == col(Passage.content_hash)))
+            .join(Document, col(Document.id) == col(Passage.document_id))
+            .where(*filter_conditions(filters))
+            .order_by(near.c.distance, near.c.passage_id)
+        )
 
     def allowed_passages(self, filters: SearchFilters, model: str, limit: int) -> list[int] | None:
         """Embedded passages that pass the filters, or None when more than `limit` do."""

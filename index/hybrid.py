@@ -142,12 +142,17 @@ class HybridSearcher:
         self._authors: AuthorMatcher | None = None
         self._first_names: FirstNames | None = None
         self._aliases: AliasMap | None = None
+        self._seen_vectors = False
 
     @property
     def has_vectors(self) -> bool:
         """Whether vector search can run."""
-        return bool(self.vectors is not None and self.embedder
-                    and not self.vectors.is_empty())
+        # Once seen, not asked again: it was two of a search's nine queries on PostgreSQL,
+        # and a search over vectors deleted since finds nothing, which is what it should.
+        if not self._seen_vectors:
+            self._seen_vectors = bool(self.vectors is not None and self.embedder
+                                      and not self.vectors.is_empty())
+        return self._seen_vectors
 
     def search(self, query: str, filters: SearchFilters | None = None,
                limit: int = 10) -> list[SearchResult]:
@@ -196,22 +201,33 @@ class HybridSearcher:
             if not text.strip():
                 return []
             vector = self.embedder.embed_query(text)
-        model = self.vectors.model
         if filters.is_empty():
-            pairs = self.vectors.search(vector, CANDIDATES)
-            return self.catalog.keep(pairs, model, filters)
-        allowed = self.catalog.allowed_passages(filters, model, EXACT_LIMIT)
+            return self._nearest(vector, CANDIDATES, filters)
+        allowed = self.catalog.allowed_passages(filters, self.vectors.model, EXACT_LIMIT)
         if allowed is not None:
-            return self.catalog.keep(self.vectors.search(vector, CANDIDATES, among=allowed),
-                                     model, filters)
+            return self._nearest(vector, CANDIDATES, filters, among=allowed)
         hits: list[Hit] = []
         k = CANDIDATES * 4
         while len(hits) < CANDIDATES:
-            hits = self.catalog.keep(self.vectors.search(vector, k), model, filters)
+            hits = self._nearest(vector, k, filters)
             if k >= self.vectors.count():
                 break
             k *= 4
         return hits[:CANDIDATES]
+
+    def _nearest(self, vector: Vectors, k: int, filters: SearchFilters,
+                 among: Sequence[int] | None = None) -> list[Hit]:
+        """The `k` nearest passages that are stored, embedded and pass the filters: in one
+        statement where the vectors live in the store (PostgreSQL), else searched, then
+        checked."""
+        assert self.vectors is not None
+        model = self.vectors.model
+        if among is None:
+            hits = self.vectors.search_kept(
+                vector, k, lambda near: self.catalog.kept_nearest(near, model, filters))
+            if hits is not None:
+                return hits
+        return self.catalog.keep(self.vectors.search(vector, k, among=among), model, filters)
 
     def title_matches(self, text: str, candidates: set[int]) -> list[TitleMatch]:
         """Candidates whose title the query covers, allowing misspelt words.

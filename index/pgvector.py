@@ -16,14 +16,18 @@ and refuses a mismatch.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
 from pgvector.sqlalchemy import VECTOR
 from sqlalchemy import (
     BigInteger,
+    Connection,
     Engine,
+    Float,
+    Select,
+    Subquery,
     and_,
     bindparam,
     column,
@@ -42,7 +46,7 @@ from tracker.errors import IndexBackendError
 from tracker.models import Document, Passage
 
 from .base import Hit, KeywordIndex, SearchFilters, VectorIndex, Vectors
-from .catalog import filter_conditions
+from .catalog import filter_conditions, reader
 from .query import keyword_terms
 
 # Title (A), authors (B) and text (D) with ts_rank's default weights {0.1, 0.2, 0.4, 1.0}.
@@ -203,6 +207,7 @@ class PgVectorIndex(VectorIndex):
     def __init__(self, engine: Engine, model: str, dim: int | None, *,
                  ef_search: int = 128) -> None:
         self.engine, self.model, self.ef_search = engine, model, ef_search
+        self._reader = reader(engine)  # searches: autocommit, SET lasts on the connection
         self.table = "passage_vector_" + hashlib.sha1(model.encode()).hexdigest()[:12]
         try:
             self.dim = self._register(dim)
@@ -278,11 +283,36 @@ class PgVectorIndex(VectorIndex):
         if among is not None:
             stmt = stmt.bindparams(bindparam("ids", expanding=True))
             params["ids"] = [int(key) for key in among]
-        with self.engine.begin() as conn:
-            conn.execute(text(f"SET LOCAL hnsw.ef_search = {max(int(self.ef_search), k, 1)}"
-                              if k <= 1000 else "SET LOCAL hnsw.ef_search = 1000"))
+        with self._reader.connect() as conn:
+            self._breadth(conn, k)
             rows = conn.execute(stmt, params).all()
         return [(int(key), 1.0 - float(dist)) for key, dist in rows]
+
+    def search_kept(self, vector: Vectors, k: int,
+                    keep: Callable[[Subquery], Select[Any]]) -> list[Hit] | None:
+        """The HNSW search joined with the store's check of its hits: one round trip where
+        `search` then `Catalog.keep` took two, each with its own BEGIN and ROLLBACK."""
+        if not self.dim or k <= 0:
+            return []
+        # ORDER BY ... LIMIT keeps the subquery whole, so the planner scans the HNSW index
+        # there and joins its k rows (EXPLAIN in bench/pg_statements.py --explain).
+        near = text(f"SELECT passage_id, embedding <=> CAST(:q AS vector) AS distance "
+                    f"FROM {self.table} ORDER BY distance LIMIT :k").bindparams(
+            bindparam("q", type_=VECTOR(self.dim), value=np.asarray(vector, dtype=np.float32)),
+            bindparam("k", value=k)).columns(passage_id=BigInteger, distance=Float).subquery()
+        with self._reader.connect() as conn:
+            self._breadth(conn, k)
+            rows = conn.execute(keep(near)).all()
+        return [Hit(int(pid), int(did), 1.0 - float(dist)) for pid, did, dist in rows]
+
+    def _breadth(self, conn: Connection, k: int) -> None:
+        """`hnsw.ef_search` for k results on this connection, set only when it differs from
+        what the pooled connection already has: a SET per search was a round trip of its own
+        (and SET LOCAL needs a transaction, two more)."""
+        breadth = min(max(int(self.ef_search), k, 1), 1000)
+        if conn.info.get("hnsw.ef_search") != breadth:
+            conn.execute(text(f"SET hnsw.ef_search = {breadth}"))
+            conn.info["hnsw.ef_search"] = breadth
 
     def get(self, keys: Sequence[int]) -> dict[int, Vectors]:
         """Stored vectors by key."""
@@ -291,7 +321,7 @@ class PgVectorIndex(VectorIndex):
         stmt = (text(f"SELECT passage_id, embedding FROM {self.table} WHERE passage_id IN :ids")
                 .bindparams(bindparam("ids", expanding=True))
                 .columns(passage_id=BigInteger, embedding=VECTOR(self.dim)))
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             rows = conn.execute(stmt, {"ids": [int(k) for k in keys]}).all()
         return {int(key): np.asarray(value, dtype=np.float32) for key, value in rows}
 
@@ -299,14 +329,14 @@ class PgVectorIndex(VectorIndex):
         """Every key present."""
         if not self.dim:
             return set()
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             return set(conn.execute(text(f"SELECT passage_id FROM {self.table}")).scalars())
 
     def count(self) -> int:
         """Vectors stored."""
         if not self.dim:
             return 0
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             return int(conn.execute(text(f"SELECT count(*) FROM {self.table}")).scalar_one())
 
     def is_empty(self) -> bool:
@@ -314,6 +344,6 @@ class PgVectorIndex(VectorIndex):
         at 100k vectors, asked twice per search; bench/search_speed.py --backend postgresql)."""
         if not self.dim:
             return True
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             return conn.execute(text(f"SELECT 1 FROM {self.table} LIMIT 1")).first() is None
 

@@ -27,7 +27,7 @@ from tracker.errors import IndexBackendError
 from tracker.models import Document
 
 from .base import SearchFilters
-from .catalog import filter_conditions
+from .catalog import filter_conditions, reader
 from .query import keyword_terms
 from .tantivytext import (
     ANALYZER,
@@ -82,6 +82,7 @@ class TantivyDocumentIndex:
     def __init__(self, engine: Engine, folder: Path,
                  boosts: dict[str, float] | None = None) -> None:
         self.engine, self.folder = engine, folder
+        self._reader = reader(engine)  # the hits' check only reads (see catalog.reader)
         self.boosts = dict(BOOSTS if boosts is None else boosts)
         self._index: Any = None
 
@@ -140,7 +141,7 @@ class TantivyDocumentIndex:
         """Hits whose document is stored, shown and passes the filters."""
         ids = [d for d, _ in scored if d != _SENTINEL]
         found: set[int] = set()
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             for start in range(0, len(ids), 500):
                 stmt = select(col(Document.id)).where(col(Document.id).in_(ids[start:start + 500]),
                                                       *filter_conditions(filters))

@@ -28,7 +28,7 @@ from tracker.errors import IndexBackendError
 from tracker.models import Document, Passage
 
 from .base import Hit, KeywordIndex, SearchFilters
-from .catalog import filter_conditions
+from .catalog import filter_conditions, reader
 from .query import keyword_terms
 from .tantivydocs import TantivyDocumentIndex
 from .tantivytext import (
@@ -128,6 +128,7 @@ class TantivyKeywordIndex(KeywordIndex):
     def __init__(self, engine: Engine, folder: Path,
                  boosts: dict[str, float] | None = None) -> None:
         self.engine, self.folder = engine, folder
+        self._reader = reader(engine)  # the hits' check only reads (see catalog.reader)
         self.boosts = dict(BOOSTS if boosts is None else boosts)
         self._index: Any = None
         self.documents: TantivyDocumentIndex = TantivyDocumentIndex(
@@ -202,7 +203,7 @@ class TantivyKeywordIndex(KeywordIndex):
             return []
         found: dict[int, int] = {}
         ids = [pid for pid, _ in scored]
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             for start in range(0, len(ids), 500):
                 stmt = (select(col(Passage.id), col(Passage.document_id))
                         .join(Document, col(Document.id) == col(Passage.document_id))

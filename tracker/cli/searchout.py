@@ -85,6 +85,8 @@ def print_index_report(report: IndexReport) -> None:
     if report.keyword_rebuilt and report.keyword_rebuilt != "missing":
         click.echo(f"index: the keyword index was {report.keyword_rebuilt}; rebuilt it from "
                    f"the store")
+    if report.analyzed:
+        click.echo("index: refreshed PostgreSQL's planner statistics (ANALYZE) after the bulk load")
     if report.onnx_exported:
         click.echo(f"index: exported {report.model} to ONNX; searches no longer load torch")
 

@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 
 from tracker.config import Settings
 from tracker.errors import IndexBackendError
-from tracker.store.engine import session_scope
+from tracker.store.engine import analyze, session_scope
 
 if TYPE_CHECKING:
 
@@ -46,6 +46,8 @@ class IndexReport:
     """The static tier's run, when `index.static_tier` is on."""
     onnx_exported: bool = False
     """Whether this run exported the ONNX query encoder (once per data directory)."""
+    analyzed: bool = False
+    """Whether this run refreshed PostgreSQL's planner statistics (after a bulk load)."""
 
 
 IndexProgress = Callable[[str, int, int], None]
@@ -100,11 +102,24 @@ def index_documents(
     if todo and embedder is None:
         embedder = make_embedder(settings)
     _embed_passages(engine, settings, embedder, report, progress, todo, limit)
+    if _bulk(engine, report):
+        report.analyzed = analyze(engine)
     searched_with = report.model == settings.index.model  # not a model handed in by a caller
     if searched_with and (report.embedded or (todo == 0 and _has_vectors(engine, report.model))):
         # Only where searches will embed queries; with torch loaded it adds ~30 s, not ~40.
         report.onnx_exported = _export_query_encoder(settings, progress)
     return report
+
+
+def _bulk(engine: Engine, report: IndexReport) -> bool:
+    """Whether the run added a tenth of the passages or more: PostgreSQL's autovacuum would
+    re-analyze them too (its threshold: 50 rows + 10%), but a minute or more later."""
+    changed = max(report.passages_added, report.embedded)
+    if not changed or engine.dialect.name != "postgresql":
+        return False
+    from tracker.index.catalog import Catalog
+
+    return changed >= 0.1 * Catalog(engine).count_passages()
 
 
 def _has_vectors(engine: Engine, model: str) -> bool:
