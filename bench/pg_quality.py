@@ -196,7 +196,8 @@ def compare(args: argparse.Namespace, url: str) -> None:
             methods[name] = [native(s, r) for r in found]
             if not wanted:
                 wanted = [set(native(s, sorted(t))) for t in resolve(s, queries)]
-                bm25 = [native(s, Bm25(s.catalog.engine).rank(q["query"])) for q in queries]
+                plain = Bm25(s.catalog.engine)
+                bm25 = [native(s, plain.rank(q["query"])) for q in queries]
         methods["BM25 (bm25s)"] = bm25
         same = sum(a[:1] == b[:1] for a, b in zip(methods["SQLite"], methods["PostgreSQL"],
                                                    strict=True))
