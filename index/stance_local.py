@@ -19,9 +19,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .stance import SIDES, UNCLEAR, Pair, cue_score
+from .stance import FEATURES, SIDES, UNCLEAR, Pair, cue_score, features
 
 LOCAL_FEATURES = ("knn_gap", "prototype_gap", "cue_logit")
+# The discourse signals issue 12 names, from `stance.features`: a rebuttal title, explicit
+# markers ("I disagree", "contra", "the case against"), a reply to a passage the user tagged
+# (+1 under a supporter, -1 under an opposer) and the reply's agreement votes.
+DISCOURSE_FEATURES = ("title", "markers", "reply", "agreement")
+ALL_FEATURES = LOCAL_FEATURES + DISCOURSE_FEATURES
 
 
 @dataclass(frozen=True)
@@ -35,7 +40,14 @@ class LocalSettings:
     abstain_below: float = 0.6
     """Below this probability for the chosen side the answer is "unclear"."""
     c: float = 1.0
-    """Inverse L2 penalty of the combining logistic regression (3 features)."""
+    """Inverse L2 penalty of the combining logistic regression (a handful of features)."""
+    discourse: bool = True
+    """Also combine the discourse features (`DISCOURSE_FEATURES`); False: the first three."""
+
+    @property
+    def width(self) -> int:
+        """How many features the combiner sees."""
+        return len(ALL_FEATURES) if self.discourse else len(LOCAL_FEATURES)
 
 
 Examples = Sequence[tuple[Pair, str]]
@@ -50,25 +62,36 @@ def usable(examples: Examples, settings: LocalSettings) -> bool:
 
 
 def local_features(pair: Pair, examples: Examples, settings: LocalSettings) -> np.ndarray:
-    """(knn gap, prototype gap, cue logit) of a pair against its claim's labelled pairs."""
+    """(knn gap, prototype gap, cue logit[, discourse]) of a pair against its claim's labelled
+    pairs."""
     cue = float(np.clip(cue_score(pair), 1e-4, 1 - 1e-4))
-    cue_logit = float(np.log(cue / (1 - cue)))
+    base = np.concatenate([_gaps(pair, examples, settings), [np.log(cue / (1 - cue))]])
+    if not settings.discourse:
+        return base
+    f = dict(zip(FEATURES, features(pair), strict=True))
+    return np.concatenate([base, [f["title"], f["markers"],
+                                  f["reply_to_supports"] - f["reply_to_opposes"],
+                                  f["agreement"]]])
+
+
+def _gaps(pair: Pair, examples: Examples, settings: LocalSettings) -> np.ndarray:
+    """(knn gap, prototype gap): how much nearer the opposing labels are than the supporting."""
     v = pair.passage_vector
     if v is None:
-        return np.array([0.0, 0.0, cue_logit])
+        return np.zeros(2)
     knn, proto = [], []
     for side in SIDES:
         vectors = [p.passage_vector for p, s in examples if s == side
                    and p.passage_vector is not None]
         if not vectors:
-            return np.array([0.0, 0.0, cue_logit])
+            return np.zeros(2)
         matrix = np.stack(vectors).astype(np.float64)
         sims = np.sort(matrix @ v)[::-1]
         knn.append(float(sims[: settings.k].mean()))
         centre = matrix.mean(axis=0)
         proto.append(float(centre @ v / max(float(np.linalg.norm(centre)), 1e-9)))
     # ×20: MiniLM cosines between passages on one topic differ by a few hundredths
-    return np.array([(knn[1] - knn[0]) * 20.0, (proto[1] - proto[0]) * 20.0, cue_logit])
+    return np.array([(knn[1] - knn[0]) * 20.0, (proto[1] - proto[0]) * 20.0])
 
 
 def leave_one_out(examples: Examples, settings: LocalSettings) -> tuple[np.ndarray, np.ndarray]:
@@ -82,7 +105,7 @@ def leave_one_out(examples: Examples, settings: LocalSettings) -> tuple[np.ndarr
             continue
         rows.append(local_features(pair, others, settings))
         y.append(1 if stance == "opposes" else 0)
-    return (np.stack(rows) if rows else np.zeros((0, len(LOCAL_FEATURES)))), np.array(y)
+    return (np.stack(rows) if rows else np.zeros((0, settings.width))), np.array(y)
 
 
 @dataclass
