@@ -20,6 +20,11 @@ its quote lies in, with the judged stance) of bench/claims_eval.jsonl:
   combiner), the across-claims model of `tracker.index.stance` trained on the other fold's
   labels (what ships today), the cue-word rule, and always "supports".
 
+Rule fixed before the first run (issue 12): `claim suggest` reads a claim by its own labels
+(`StanceSettings.claim_labels`) only if the fitted combiner with discourse beats always
+"supports" here on accuracy (with "unclear" read as "supports", as a saved suggestion stores
+the likelier side) and on balanced accuracy, at k = 2.
+
 Accuracy counts "unclear" as wrong; balanced accuracy is the mean recall of the two sides
 ("unclear" as wrong too); coverage is the share answered. The abstain→supports columns read an
 "unclear" as "supports".
