@@ -80,13 +80,16 @@ def evaluate(per_claim: list[list[tuple[Any, str]]], k: int) -> None:
 
     settings = LocalSettings(min_per_side=k)
     narrow = LocalSettings(min_per_side=k, discourse=False)
+    drawn = LocalSettings(min_per_side=k, episodes=5, balanced=False)
     truth: list[str] = []
-    rows: dict[str, list[str]] = {n: [] for n in ("local", "narrow", "fixed", "across", "cues")}
+    rows: dict[str, list[str]] = {n: [] for n in ("local", "narrow", "drawn", "fixed", "across",
+                                                  "cues")}
     claims = 0
     for fold in (0, 1):
         other = [c for n, c in enumerate(per_claim) if n % 2 != fold]
         combiner = fit_local(other, settings)
         combiner_narrow = fit_local(other, narrow)
+        combiner_drawn = fit_local(other, drawn)
         flat = [p for c in other for p in c]
         across = fit_stance_model([p for p, _ in flat], [s for _, s in flat], StanceSettings())
         for n, pairs in enumerate(per_claim):
@@ -99,6 +102,7 @@ def evaluate(per_claim: list[list[tuple[Any, str]]], k: int) -> None:
             truth += [s for _, s in held]
             rows["local"] += [s for s, _ in combiner.predict(held_pairs, seen)]
             rows["narrow"] += [s for s, _ in combiner_narrow.predict(held_pairs, seen)]
+            rows["drawn"] += [s for s, _ in combiner_drawn.predict(held_pairs, seen)]
             rows["fixed"] += [s for s, _ in LocalStance(settings).predict(held_pairs, seen)]
             rows["across"] += [s for s, _ in across.predict(held_pairs)]
             rows["cues"] += [s for s, _ in StanceModel(StanceSettings()).predict(held_pairs)]
@@ -107,6 +111,7 @@ def evaluate(per_claim: list[list[tuple[Any, str]]], k: int) -> None:
     print(f"  {'':34s} acc    bal    cover  acc(answered)  abstain→supports: acc  bal")
     score_stance("own labels + discourse (fitted)", truth, rows["local"])
     score_stance("own labels, 3 features (fitted)", truth, rows["narrow"])
+    score_stance("+ discourse, drawn k, own mix", truth, rows["drawn"])
     score_stance("claim's own labels (fixed rule)", truth, rows["fixed"])
     score_stance("across claims (shipped model)", truth, rows["across"])
     score_stance("cue-word rule", truth, rows["cues"])

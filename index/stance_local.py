@@ -43,6 +43,11 @@ class LocalSettings:
     """Inverse L2 penalty of the combining logistic regression (a handful of features)."""
     discourse: bool = True
     """Also combine the discourse features (`DISCOURSE_FEATURES`); False: the first three."""
+    episodes: int = 0
+    """Fit on this many random draws per claim of `min_per_side` labels a side seen and the
+    rest read, as a user's claim is read (0: leave-one-out against all other labels)."""
+    balanced: bool = True
+    """Weigh both sides equally when fitting (else the labels' own mix, ~70 % supports)."""
 
     @property
     def width(self) -> int:
@@ -108,6 +113,30 @@ def leave_one_out(examples: Examples, settings: LocalSettings) -> tuple[np.ndarr
     return (np.stack(rows) if rows else np.zeros((0, settings.width))), np.array(y)
 
 
+def episodes(examples: Examples, settings: LocalSettings,
+             seed: int = 12) -> tuple[np.ndarray, np.ndarray]:
+    """Features of a claim's pairs read against `min_per_side` random labels a side, drawn
+    `settings.episodes` times, and y (1: opposes).
+
+    Leave-one-out sees every other label, a user's fresh claim only a few: fitted on that, the
+    combiner trusted the nearness gaps more than two labels a side bear out.
+    """
+    rng = np.random.default_rng(seed)
+    k = settings.min_per_side
+    sides = {side: [e for e in examples if e[1] == side] for side in SIDES}
+    rows, y = [], []
+    if min(len(v) for v in sides.values()) < k:
+        return np.zeros((0, settings.width)), np.array(y)
+    for _ in range(settings.episodes):
+        seen = [sides[side][i] for side in SIDES
+                for i in rng.permutation(len(sides[side]))[:k]]
+        for pair, stance in examples:
+            if stance in SIDES and all(pair is not p for p, _ in seen):
+                rows.append(local_features(pair, seen, settings))
+                y.append(1 if stance == "opposes" else 0)
+    return (np.stack(rows) if rows else np.zeros((0, settings.width))), np.array(y)
+
+
 @dataclass
 class LocalStance:
     """p(opposes) from a claim's own labels, combined by a model fitted across claims."""
@@ -144,7 +173,8 @@ def fit_local(by_claim: Sequence[Examples], settings: LocalSettings | None = Non
     from sklearn.linear_model import LogisticRegression
 
     settings = settings or LocalSettings()
-    parts = [leave_one_out(examples, settings) for examples in by_claim
+    rows = episodes if settings.episodes else leave_one_out
+    parts = [rows(examples, settings) for examples in by_claim
              if usable(examples, LocalSettings(min_per_side=1))]
     if not parts:
         return LocalStance(settings)
@@ -152,6 +182,7 @@ def fit_local(by_claim: Sequence[Examples], settings: LocalSettings | None = Non
     y = np.concatenate([p[1] for p in parts])
     if len(y) == 0 or min(int(y.sum()), int(len(y) - y.sum())) < 4:
         return LocalStance(settings)
-    model = LogisticRegression(C=settings.c, class_weight="balanced", max_iter=500)
+    model = LogisticRegression(C=settings.c, max_iter=500,
+                               class_weight="balanced" if settings.balanced else None)
     model.fit(x, y)
     return LocalStance(settings, model)
