@@ -118,13 +118,15 @@ def episodes(examples: Examples, settings: LocalSettings,
     """Features of a claim's pairs read against `min_per_side` random labels a side, drawn
     `settings.episodes` times, and y (1: opposes).
 
-    Leave-one-out sees every other label, a user's fresh claim only a few: fitted on that, the
-    combiner trusted the nearness gaps more than two labels a side bear out.
+    Leave-one-out sees every other label, a user's fresh claim only a few; this fits under the
+    conditions the combiner is read in (bench/claims_stance.py: with the labels' own mix it
+    answered "supports" nearly always, 0.815 / 0.500 on 27 held-out pairs).
     """
     rng = np.random.default_rng(seed)
     k = settings.min_per_side
     sides = {side: [e for e in examples if e[1] == side] for side in SIDES}
-    rows, y = [], []
+    rows: list[np.ndarray] = []
+    y: list[int] = []
     if min(len(v) for v in sides.values()) < k:
         return np.zeros((0, settings.width)), np.array(y)
     for _ in range(settings.episodes):
