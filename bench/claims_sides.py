@@ -10,7 +10,9 @@ distractors, embedded with all-MiniLM-L6-v2), copied to a scratch folder first. 
    judged supporting post in the supporting top 10, and a judged opposing post (where the claim
    has one) in the opposing top 10; MRR@10 of the first judged supporting post in the
    supporting list against claim-as-query BM25 (the keyword engine, documents in order of their
-   best passage), from the same store in the same run.
+   best passage), from the same store in the same run. Also per half: the tune half (even
+   positions), on which retrieval weights (`--set documents=… second_passage=…`) are chosen,
+   and the held-out half (odd positions), which is only read.
 2. Stance, held out: the claims are split by position (even: train, odd: held out). Every
    judged post of a training claim is tagged with its quote and stance (`store.tag`, as a user
    would); the stance model trains on those labels only. It then reads the passage each
@@ -51,6 +53,8 @@ class Retrieval:
     rr: float
     bm25_rr: float
     bm25_oppose_hit: bool | None
+    doc_bm25_rr: float = 0.0
+    """The same for whole-document BM25 (the document index)."""
     notes: list[str] = field(default_factory=list)
 
 
@@ -71,7 +75,7 @@ def bm25_ranking(searcher: Any, claim: str) -> list[int]:
 
 
 def retrieve(engine: Any, settings: Any, searcher: Any, item: dict[str, Any],
-             ids: dict[str, int], stance: Any) -> Retrieval:
+             ids: dict[str, int], stance: Any, tuning: Any = None) -> Retrieval:
     """`claim suggest` for one fresh claim, scored against its judged posts."""
     from tracker import store
     from tracker.claims.suggest import suggest_claim
@@ -83,7 +87,7 @@ def retrieve(engine: Any, settings: Any, searcher: Any, item: dict[str, Any],
     with session_scope(engine) as session:
         claim_id = store.add_claim(session=session, text=item["claim"]).id or 0
     report = suggest_claim(engine, settings, claim_id, limit=K, searcher=searcher,
-                           save=False, stance=stance)
+                           save=False, stance=stance, tuning=tuning)
     supporting = [s.document_id for s, _ in report.supporting]
     opposing = [s.document_id for s, _ in report.opposing]
     bm25 = bm25_ranking(searcher, item["claim"])
@@ -92,7 +96,15 @@ def retrieve(engine: Any, settings: Any, searcher: Any, item: dict[str, Any],
     return Retrieval(item["claim"], bool(set(supporting[:K]) & sup),
                      bool(set(opposing[:K]) & opp) if opp else None,
                      reciprocal_rank(supporting, sup), reciprocal_rank(bm25, sup),
-                     bool(set(bm25[:K]) & opp) if opp else None)
+                     bool(set(bm25[:K]) & opp) if opp else None,
+                     reciprocal_rank(doc_bm25_ranking(searcher, item["claim"]), sup))
+
+
+def doc_bm25_ranking(searcher: Any, claim: str) -> list[int]:
+    """Claim-as-query BM25 over whole documents (the document index)."""
+    from tracker.index.base import SearchFilters
+
+    return [d for d, _ in searcher.keyword.search_documents(claim, 100, SearchFilters())]
 
 
 def tag_claim(engine: Any, item: dict[str, Any], ids: dict[str, int]) -> int:
@@ -180,7 +192,8 @@ def report_retrieval(label: str, rows: Sequence[Retrieval], per_claim: bool) -> 
           f"{mean([bool(r.oppose_hit) for r in with_opp]):.3f}   (BM25 top {K}: "
           f"{mean([bool(r.bm25_oppose_hit) for r in with_opp]):.3f})")
     print(f"  MRR@{K} supporting: suggest {mean([r.rr for r in rows]):.3f}, claim-as-query "
-          f"BM25 {mean([r.bm25_rr for r in rows]):.3f}")
+          f"BM25 {mean([r.bm25_rr for r in rows]):.3f} (whole documents "
+          f"{mean([r.doc_bm25_rr for r in rows]):.3f})")
     if per_claim:
         for r in rows:
             print(f"    {'S' if r.support_hit else '-'}{'O' if r.oppose_hit else '-'} "
@@ -209,17 +222,21 @@ def main() -> None:
     parser.add_argument("--home", type=Path, default=DEFAULT_HOME)
     parser.add_argument("--per-claim", action="store_true")
     parser.add_argument("--stance-only", action="store_true", help="Skip steps 1 and 3.")
+    parser.add_argument("--retrieval-only", action="store_true", help="Step 1 only.")
+    parser.add_argument("--grid", nargs="*", default=[], metavar="K=V,K=V",
+                        help="Tune: step 1 on the tune half only, once per setting.")
     parser.add_argument("--set", dest="overrides", nargs="*", default=[])
     args = parser.parse_args()
-    _, stance = settings_from(args.overrides)
+    tuning, stance = settings_from(args.overrides)
     items = load_claims()
     with tempfile.TemporaryDirectory(prefix="claims-sides-") as scratch:
         os.environ["TRACKER_HOME"] = scratch
         os.environ["HF_HUB_OFFLINE"] = "1"
-        run(args, items, stance, Path(scratch))
+        run(args, items, stance, Path(scratch), tuning)
 
 
-def run(args: Any, items: list[dict[str, Any]], stance: Any, scratch: Path) -> None:
+def run(args: Any, items: list[dict[str, Any]], stance: Any, scratch: Path,
+        tuning: Any = None) -> None:
     """Steps 1–3 in one process."""
     from tracker.claims.stance import make_pairs, train_stance
     from tracker.index.stance import StanceModel
@@ -228,9 +245,22 @@ def run(args: Any, items: list[dict[str, Any]], stance: Any, scratch: Path) -> N
     ids = resolve(engine, items)
     started = time.perf_counter()
     train, held = items[0::2], items[1::2]
+    for setting in args.grid:  # weights are chosen here, on the tune half, never the held half
+        tuned, _ = settings_from(setting.split(","))
+        rows = [retrieve(engine, settings, searcher, item, ids, stance, tuned) for item in train]
+        report_retrieval(f"tune half, {setting}", rows, args.per_claim)
+    if args.grid:
+        return
     if not args.stance_only:
-        rows = [retrieve(engine, settings, searcher, item, ids, stance) for item in items]
+        rows = [retrieve(engine, settings, searcher, item, ids, stance, tuning)
+                for item in items]
         report_retrieval("1. no labels, all claims", rows, args.per_claim)
+        # the split is fixed by position: weights are chosen on the tune half (even) only
+        report_retrieval("1a. tune half (even claims)", rows[0::2], False)
+        report_retrieval("1b. held-out half (odd claims)", rows[1::2], False)
+    if args.retrieval_only:
+        print(f"\n{time.perf_counter() - started:.0f} s")
+        return
     tagged = sum(tag_claim(engine, item, ids) for item in train)
     model = train_stance(engine, searcher, stance)
     targets, truth = held_out_targets(engine, searcher, held, ids)
@@ -246,7 +276,8 @@ def run(args: Any, items: list[dict[str, Any]], stance: Any, scratch: Path) -> N
     score_stance("cue-word rule (no labels)", truth, cues)
     score_stance("always 'supports'", truth, ["supports"] * len(truth))
     if not args.stance_only:
-        rows = [retrieve(engine, settings, searcher, item, ids, stance) for item in held]
+        rows = [retrieve(engine, settings, searcher, item, ids, stance, tuning)
+                for item in held]
         print()
         report_retrieval("3. held-out claims, learned stance", rows, args.per_claim)
     print(f"\n{time.perf_counter() - started:.0f} s")

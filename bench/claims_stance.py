@@ -13,9 +13,17 @@ its quote lies in, with the judged stance) of bench/claims_eval.jsonl:
   combiner of `tracker.index.stance_local` is fitted on leave-one-out features of the OTHER
   fold's claims (all their labels: claims a user labelled before); the held-out pairs never train
   anything;
-- beside it, on the same held-out pairs: the same features with the fixed rule (no fitted
+- the combiner sees the claim-relative features and the discourse ones (rebuttal title,
+  markers, reply to a tagged passage, agreement votes: `stance_local.DISCOURSE_FEATURES`);
+  beside it the three-feature combiner of before;
+- beside them, on the same held-out pairs: the same features with the fixed rule (no fitted
   combiner), the across-claims model of `tracker.index.stance` trained on the other fold's
   labels (what ships today), the cue-word rule, and always "supports".
+
+Rule fixed before the first run (issue 12): `claim suggest` reads a claim by its own labels
+(`StanceSettings.claim_labels`) only if the fitted combiner with discourse beats always
+"supports" here on accuracy (with "unclear" read as "supports", as a saved suggestion stores
+the likelier side) and on balanced accuracy, at k = 2.
 
 Accuracy counts "unclear" as wrong; balanced accuracy is the mean recall of the two sides
 ("unclear" as wrong too); coverage is the share answered. The abstain→supports columns read an
@@ -71,12 +79,17 @@ def evaluate(per_claim: list[list[tuple[Any, str]]], k: int) -> None:
     from tracker.index.stance_local import LocalSettings, LocalStance, fit_local
 
     settings = LocalSettings(min_per_side=k)
+    narrow = LocalSettings(min_per_side=k, discourse=False)
+    drawn = LocalSettings(min_per_side=k, episodes=5, balanced=False)
     truth: list[str] = []
-    rows: dict[str, list[str]] = {n: [] for n in ("local", "fixed", "across", "cues")}
+    rows: dict[str, list[str]] = {n: [] for n in ("local", "narrow", "drawn", "fixed", "across",
+                                                  "cues")}
     claims = 0
     for fold in (0, 1):
         other = [c for n, c in enumerate(per_claim) if n % 2 != fold]
         combiner = fit_local(other, settings)
+        combiner_narrow = fit_local(other, narrow)
+        combiner_drawn = fit_local(other, drawn)
         flat = [p for c in other for p in c]
         across = fit_stance_model([p for p, _ in flat], [s for _, s in flat], StanceSettings())
         for n, pairs in enumerate(per_claim):
@@ -88,13 +101,17 @@ def evaluate(per_claim: list[list[tuple[Any, str]]], k: int) -> None:
             held_pairs = [p for p, _ in held]
             truth += [s for _, s in held]
             rows["local"] += [s for s, _ in combiner.predict(held_pairs, seen)]
+            rows["narrow"] += [s for s, _ in combiner_narrow.predict(held_pairs, seen)]
+            rows["drawn"] += [s for s, _ in combiner_drawn.predict(held_pairs, seen)]
             rows["fixed"] += [s for s, _ in LocalStance(settings).predict(held_pairs, seen)]
             rows["across"] += [s for s, _ in across.predict(held_pairs)]
             rows["cues"] += [s for s, _ in StanceModel(StanceSettings()).predict(held_pairs)]
     print(f"\nk = {k} label(s) per side seen per claim: {len(truth)} held-out pairs of {claims} "
           f"claims ({truth.count('supports')} supporting, {truth.count('opposes')} opposing)")
     print(f"  {'':34s} acc    bal    cover  acc(answered)  abstain→supports: acc  bal")
-    score_stance("claim's own labels (fitted)", truth, rows["local"])
+    score_stance("own labels + discourse (fitted)", truth, rows["local"])
+    score_stance("own labels, 3 features (fitted)", truth, rows["narrow"])
+    score_stance("+ discourse, drawn k, own mix", truth, rows["drawn"])
     score_stance("claim's own labels (fixed rule)", truth, rows["fixed"])
     score_stance("across claims (shipped model)", truth, rows["across"])
     score_stance("cue-word rule", truth, rows["cues"])

@@ -171,6 +171,8 @@ class StanceSettings:
     """The same for the cue-word rule, which is less sure of itself."""
     calibrate_from: int = 15
     """Labels per side from which Platt scaling is fitted by 3-fold cross-validation."""
+    claim_labels: bool = False
+    """Read a claim with ≥ 2 labels a side by its own labels (`stance_local`) instead."""
 
 
 @dataclass

@@ -55,6 +55,13 @@ class Tuning:
     counter: float = 2.0
     """Weight of retrieval on the claim's negation and rebuttal phrasings (shared among them),
     for the opposing side."""
+    documents: float = 1.0
+    """Weight of whole-document BM25 on the claim (`claimpool`; 0: not searched). Chosen on the
+    tune half of bench/claims_sides.py (even claims): 0 → 0.850 support in the top 10, MRR
+    0.700; 1 → 0.900, 0.760; 2 → 0.900, 0.760 but the opposing top 10 fell to 0.941."""
+    second_passage: float = 0.0
+    """Share of a list's weight that a document's second passage in it adds (0: best only;
+    0.5 moved the tune half's MRR by +0.002 only, so it stays off)."""
 
 
 @dataclass(frozen=True)
@@ -283,8 +290,13 @@ class ClaimSuggester:
         """Keyword and vector passages for the claim text, and vector passages around each
         confirmed example."""
         s = self.searcher
+        vector = s.embedder.embed_query(claim) if s.has_vectors and s.embedder else None
         lists: dict[str, list[Hit]] = {"claim_keyword": s.keyword_hits(claim, filters),
-                                       "claim_vector": s.vector_hits(claim, filters)}
+                                       "claim_vector": s.vector_hits(claim, filters, vector)}
+        if self.tuning.documents > 0:
+            from .claimpool import document_hits
+
+            lists["claim_documents"] = document_hits(s, claim, filters, lists, vector)
         for i, example in enumerate(e for e in examples if e.relevant):
             if s.has_vectors:
                 lists[f"example_{i}"] = s.vector_hits("", filters, vector=example.vector)
@@ -351,7 +363,7 @@ class ClaimSuggester:
         t = self.tuning
         examples = [name for name in found.lists if name.startswith("example_")]
         weights = {"claim_keyword": t.claim_keyword, "claim_vector": t.claim_vector,
-                   "classifier": t.classifier}
+                   "claim_documents": t.documents, "classifier": t.classifier}
         weights.update({name: t.examples / len(examples) for name in examples})
         counters = [name for name in found.lists if name.startswith("counter_")]
         weights.update({name: t.counter / len(counters) for name in counters})
@@ -373,11 +385,17 @@ class ClaimSuggester:
             passage_score[hit.passage_id] = passage_score.get(hit.passage_id, 0.0) \
                 + weight / (k + rank)
         best: dict[int, Hit] = {}
-        for hit in hits:
+        second: dict[int, int] = {}  # a document's second passage's rank in the list
+        for rank, hit in enumerate(hits, start=1):
+            if hit.document_id in best:
+                second.setdefault(hit.document_id, rank)
             best.setdefault(hit.document_id, hit)
+        share = self.tuning.second_passage
         for rank, (doc, hit) in enumerate(best.items(), start=1):
             entry = results.setdefault(doc, Suggestion(hit.passage_id, doc, 0.0))
             entry.score += weight / (k + rank)
+            if share and doc in second:
+                entry.score += share * weight / (k + second[doc])
             if passage_score[hit.passage_id] > passage_score.get(entry.passage_id, 0.0):
                 entry.passage_id = hit.passage_id
             if name.startswith("claim_"):

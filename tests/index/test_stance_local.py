@@ -59,7 +59,7 @@ def test_too_few_labels_or_no_vectors_leave_the_decision_elsewhere() -> None:
     assert usable(pairs, LocalSettings())
     assert fit_local([one_side]).model is None  # the fixed rule answers
     x, y = leave_one_out(pairs, LocalSettings())
-    assert x.shape == (len(pairs), 3) and y.tolist().count(1) == len(pairs) // 2
+    assert x.shape == (len(pairs), LocalSettings().width) and y.tolist().count(1) == len(pairs) // 2
 
 
 def test_unsure_answers_are_unclear() -> None:

@@ -17,8 +17,9 @@ from sqlalchemy import Engine
 from tracker.models import DEFAULT_READER
 
 if TYPE_CHECKING:
+    from tracker.claims.stance import StanceReader
     from tracker.index.hybrid import HybridSearcher
-    from tracker.index.stance import StanceModel, StanceSettings
+    from tracker.index.stance import StanceSettings
     from tracker.index.suggest import Suggestion
     from tracker.models import Claim
 
@@ -30,7 +31,7 @@ _STANCE_WEIGHT = 1.0  # weight of the p(opposes) ranking against the counter ret
 class Sides:
     """Candidates with stances, as one list (closeness) and per side."""
 
-    model: StanceModel
+    model: StanceReader
     both: list[Suggestion]
     supporting: list[Suggestion]
     opposing: list[Suggestion]
@@ -49,10 +50,11 @@ def split_sides(engine: Engine, searcher: HybridSearcher, claim: Claim,
                 reader: str = DEFAULT_READER) -> Sides:
     """Stances for the candidates of both retrievals (from the labels of the claims `reader`
     sees), and the two ranked lists."""
-    from tracker.claims.stance import ClaimVectors, Target, make_pairs, train_stance
+    from tracker.claims.stance import ClaimVectors, Target, make_pairs, stance_reader
 
     vectors = ClaimVectors(searcher)
-    model = train_stance(engine, searcher, settings, claim_vectors=vectors, reader=reader)
+    model = stance_reader(engine, searcher, claim.id or 0, settings, claim_vectors=vectors,
+                          reader=reader)
     pool = {r.passage_id: r for r in [*ranked, *against]}
     texts = searcher.catalog.passages(pool)
     targets = [Target(claim.text, claim.id or 0, r.document_id, pid,

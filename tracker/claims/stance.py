@@ -10,9 +10,10 @@ document it replies to (same claim), and its agreement votes.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import numpy as np
 from sqlalchemy import Engine
 
 from tracker import store
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from tracker.index.base import Vectors
     from tracker.index.hybrid import HybridSearcher
     from tracker.index.stance import Pair, StanceModel, StanceSettings
+    from tracker.index.stance_local import LocalStance
     from tracker.models import Claim, ClaimLink
 
 
@@ -133,3 +135,58 @@ def train_stance(engine: Engine, searcher: HybridSearcher,
     targets, stances = label_targets(engine, searcher, leave_out, reader=reader)
     pairs = make_pairs(engine, searcher, targets, claim_vectors)
     return fit_stance_model(pairs, stances, settings)
+
+
+@dataclass
+class StanceReader:
+    """What reads stance for one claim: its own labels (`stance_local`), once it has enough of
+    each side and `StanceSettings.claim_labels` is on, else the model across claims."""
+
+    model: StanceModel
+    local: LocalStance | None = None
+    examples: list[tuple[Pair, str]] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        """`claim_labels`, `learned` or `cues`, as `claim suggest --json` reports it."""
+        if self.local is not None:
+            return "claim_labels"
+        return "learned" if self.model.learned else "cues"
+
+    @property
+    def labels(self) -> int:
+        """How many labels the answering model learned from."""
+        return len(self.examples) if self.local is not None else self.model.labels
+
+    def p_opposes(self, pairs: Sequence[Pair]) -> np.ndarray:
+        """The probability that each passage opposes the claim."""
+        if self.local is not None:
+            return self.local.p_opposes(pairs, self.examples)
+        return self.model.p_opposes(pairs)
+
+    def predict(self, pairs: Sequence[Pair]) -> list[tuple[str, float]]:
+        """(stance, confidence) per pair, "unclear" when not confident enough."""
+        if self.local is not None:
+            return self.local.predict(pairs, self.examples)
+        return self.model.predict(pairs)
+
+
+def stance_reader(engine: Engine, searcher: HybridSearcher, claim_id: int,
+                  settings: StanceSettings | None = None, *,
+                  claim_vectors: ClaimVectors | None = None,
+                  reader: str = DEFAULT_READER) -> StanceReader:
+    """The stance reader for one claim from `reader`'s labels and the shared claims'."""
+    from tracker.index.stance import StanceSettings, fit_stance_model
+    from tracker.index.stance_local import LocalSettings, fit_local, usable
+
+    settings = settings or StanceSettings()
+    targets, stances = label_targets(engine, searcher, reader=reader)
+    pairs = make_pairs(engine, searcher, targets, claim_vectors)
+    model = fit_stance_model(pairs, stances, settings)
+    by_claim: dict[int, list[tuple[Pair, str]]] = {}
+    for target, pair, stance in zip(targets, pairs, stances, strict=True):
+        by_claim.setdefault(target.claim_id, []).append((pair, stance))
+    own = by_claim.get(claim_id, [])
+    if not settings.claim_labels or not usable(own, LocalSettings()):
+        return StanceReader(model)
+    return StanceReader(model, fit_local(list(by_claim.values())), own)

@@ -44,7 +44,8 @@ class SuggestReport:
     classifier: bool = False
     """Whether the per-claim classifier was trained (enough confirmed and rejected labels)."""
     stance_model: str = "cues"
-    """`learned` once the user's labels on all claims have enough of each side, else `cues`."""
+    """`claim_labels` when the claim's own labels decide, `learned` once the user's labels on all
+    claims have enough of each side, else `cues`."""
     vectors: bool = False
     """Whether vector search was available (else keyword retrieval only)."""
     supporting: list[tuple[Suggestion, ClaimLink]] = field(default_factory=list)
@@ -109,7 +110,7 @@ def suggest_claim(engine: Engine, settings: Settings, claim_id: int, *, limit: i
         claim=claim, suggestions=paired(sides.both), passages=passages,
         documents=documents, confirmed=len(labels.confirmed), rejected=len(labels.rejected),
         classifier=positives >= t.min_positive and len(examples) - positives >= t.min_negative,
-        stance_model="learned" if sides.model.learned else "cues",
+        stance_model=sides.model.name,
         vectors=searcher.has_vectors, supporting=paired(sides.supporting),
         opposing=paired(sides.opposing), stance_labels=sides.model.labels,
     )
