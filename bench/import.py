@@ -24,6 +24,17 @@ CPU-s go (thread CPU, one run, load ~14): upsert 6.2 (insert 1.6, cross-posts 1.
 0.5–1.0, link resolution 0.5, links 0.5, row values 0.4, aliases 0.35, id lookup 0.3), rebuilding
 the workers' documents 1.4, commits 0.7, reading and gunzip ~0.5, the rest receiving chunks.
 The parse workers' ~10 s is mostly HTML→text of the 6,994 posts with 99 MB of HTML.
+
+Measured 2026-12-06 again (load 6.7–7.6), main (c64b5f9, from a `git archive` copy) and the
+htmlfast branch back to back, two pairs: writer 8.6/9.4 CPU-s before, 7.1/6.8 after (the
+collector: 1.9 → 0.2 s; documents restored without `__setstate__`: ~0.4 s); parse workers
+9.1/9.4 before, 9.2/8.9 after (the renderer is ~15% cheaper, bench/html_speed.py, but the
+workers' ~1.4 s of imports and their JSON and validation are unchanged); together 17.7/18.8
+before, 16.3/15.7 after. Wall: 1,798/1,730 docs/s before, 1,938/2,093 after, on a crowded
+machine. Two free cores bound it at max(writer, total / 2) ≈ 7.9–8.2 s ≈ 5,700–6,000/s if the
+pipeline keeps both busy; if the parse workers (~9 CPU-s) effectively get one core, ~5,200/s.
+5,000/s itself was not measured: no free core could be had. HTML→text alone (html_speed.py,
+load 4.6): 4.27 CPU-s before, 3.60 after, 0 of 6,994 outputs differing.
 """
 
 from __future__ import annotations

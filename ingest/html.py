@@ -10,14 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from selectolax.lexbor import LexborHTMLParser, LexborNode
+from selectolax.lexbor import LexborHTMLParser
 
 from tracker.models import LinkCreate
 
 from .htmlrender import Renderer
-from .htmlrules import (
-    SKIP,
-)
 
 
 @dataclass(frozen=True)
@@ -41,27 +38,5 @@ def parse_body(html: str, base_url: str | None = None) -> ParsedBody:
     if root is None:
         return ParsedBody("", [])
     renderer = Renderer(base_url)
-    _walk(root, renderer)
+    renderer.render(root)
     return ParsedBody(renderer.finish(), renderer.links)
-
-
-def _walk(root: LexborNode, renderer: Renderer) -> None:
-    # Iterative depth-first walk with enter/leave events: deep nesting must not recurse.
-    stack: list[tuple[LexborNode, int]] = []
-    node = root.child
-    while True:
-        while node is None:
-            if not stack:
-                return
-            parent, code = stack.pop()
-            renderer.leave(parent, code)
-            node = parent.next
-        code = renderer.enter(node)
-        if code != SKIP:
-            child = node.child
-            if child is not None:
-                stack.append((node, code))
-                node = child
-                continue
-            renderer.leave(node, code)
-        node = node.next

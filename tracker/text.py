@@ -23,7 +23,10 @@ _TERMINAL_SEQ = re.compile(
 
 def clean_text(text: str) -> str:
     """Remove terminal escape/control sequences and bidi overrides; normalise newlines."""
-    if not _CONTROLS.search(text):
+    # Every character `_CONTROLS` matches is non-printable (Cc, Cf), so printable text is
+    # clean: `isprintable` is a tight C loop, ~3x cheaper than the regex's scan (most of the
+    # HTML renderer's paragraphs, which have no newline, take this path).
+    if text.isprintable() or not _CONTROLS.search(text):
         return text
     text = _NEWLINES.sub("\n", text)
     text = _TERMINAL_SEQ.sub("", text)

