@@ -149,9 +149,10 @@ class HybridSearcher:
         """Whether vector search can run."""
         # Once seen, not asked again: it was two of a search's nine queries on PostgreSQL,
         # and a search over vectors deleted since finds nothing, which is what it should.
+        if self.vectors is None or self.embedder is None:
+            return False
         if not self._seen_vectors:
-            self._seen_vectors = bool(self.vectors is not None and self.embedder
-                                      and not self.vectors.is_empty())
+            self._seen_vectors = not self.vectors.is_empty()
         return self._seen_vectors
 
     def search(self, query: str, filters: SearchFilters | None = None,
@@ -227,7 +228,10 @@ class HybridSearcher:
                 vector, k, lambda near: self.catalog.kept_nearest(near, model, filters))
             if hits is not None:
                 return hits
-        return self.catalog.keep(self.vectors.search(vector, k, among=among), model, filters)
+        # Nearest first, ties (the same text in two documents) by passage id, as PostgreSQL's
+        # statement orders them: the two backends then rank alike.
+        hits = self.catalog.keep(self.vectors.search(vector, k, among=among), model, filters)
+        return sorted(hits, key=lambda h: (-h.score, h.passage_id))
 
     def title_matches(self, text: str, candidates: set[int]) -> list[TitleMatch]:
         """Candidates whose title the query covers, allowing misspelt words.
