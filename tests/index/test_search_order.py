@@ -16,7 +16,8 @@ from tracker.index.base import Embedder, SearchFilters
 from tracker.index.catalog import Catalog
 from tracker.index.hybrid import CANDIDATES, Candidates, HybridSearcher, SearchResult, parse_hints
 from tracker.index.onnx_embedder import OnnxEmbedder
-from tracker.models import Document
+from tracker.index.query import words
+from tracker.models import Document, DocumentCreate
 from tracker.search.indexing import index_documents
 from tracker.store.engine import make_engine
 
@@ -55,10 +56,10 @@ def queries(engine: Engine) -> list[str]:
                     "", "the of and"]
 
 
-def real_store(folder: Path, shared: Path, embedder: Embedder) -> Engine:
-    """40 real posts with a body, indexed (keywords, document list, vectors) by `embedder`."""
+def real_store(folder: Path, docs: list[DocumentCreate], embedder: Embedder) -> Engine:
+    """Real posts, indexed (keywords, document list, vectors) by `embedder`."""
     engine = make_engine(f"sqlite:///{folder / 'tracker.db'}")
-    put(engine, *corpus_slice(shared, 40))
+    put(engine, *docs)
     index_documents(engine, settings(), embedder=embedder)
     return engine
 
@@ -66,7 +67,8 @@ def real_store(folder: Path, shared: Path, embedder: Embedder) -> Engine:
 @pytest.fixture(scope="module")
 def hashed(tmp_path_factory: pytest.TempPathFactory, shared: Path) -> HybridSearcher:
     embedder = HashEmbedder()
-    return searcher(real_store(tmp_path_factory.mktemp("hashed"), shared, embedder), embedder)
+    store = real_store(tmp_path_factory.mktemp("hashed"), corpus_slice(shared, 40), embedder)
+    return searcher(store, embedder)
 
 
 def test_concurrent_search_ranks_as_sequential(hashed: HybridSearcher) -> None:
@@ -84,7 +86,8 @@ def test_concurrent_search_ranks_as_sequential(hashed: HybridSearcher) -> None:
 def test_concurrent_search_ranks_as_sequential_with_the_real_model(
         tmp_path_factory: pytest.TempPathFactory, shared: Path, onnx_model: Path) -> None:
     onnx = OnnxEmbedder(MODEL, onnx_model)
-    s = searcher(real_store(tmp_path_factory.mktemp("onnx"), shared, onnx), onnx)
+    short = [d for d in corpus_slice(shared, 120) if 40 < len(words(d.body_text)) < 300][:8]
+    s = searcher(real_store(tmp_path_factory.mktemp("onnx"), short, onnx), onnx)  # ~20 passages
     for query in queries(s.catalog.engine)[:8]:
         got = s.search(query, limit=20)
         assert got == sequential(s, query, SearchFilters()) and got, query
