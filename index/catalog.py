@@ -6,7 +6,8 @@ add their filter conditions to their full-text query so that top-k is taken afte
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import json
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -129,6 +130,22 @@ def reader(engine: Engine) -> Engine:
     return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
+def id_chunks(column: Any, ids: Sequence[int], dialect: str) -> Iterator[ColumnElement[bool]]:
+    """`column IN ids`, one condition per chunk of ids, in the order given.
+
+    On SQLite each chunk is one bound parameter (a JSON array read by `json_each`), not one
+    parameter per id: SQLAlchemy spent as long building and rendering a 450-id IN list as
+    SQLite spent answering it (~4 ms of a 30 ms search at 100k passages, cProfile). Rows come
+    back in the same order either way (SQLite reads both through one sorted list).
+    """
+    for chunk in _chunks(ids):
+        if dialect == "sqlite":
+            values = func.json_each(json.dumps([int(i) for i in chunk])).table_valued("value")
+            yield column.in_(select(values.c.value))
+        else:
+            yield column.in_(chunk)
+
+
 def escape_like(value: str) -> str:
     """`value` matched literally inside a LIKE pattern whose ESCAPE character is a backslash."""
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -160,8 +177,9 @@ class Catalog:
         if not pairs:
             return []
         found: dict[int, int] = {}
+        keys = [key for key, _ in pairs]
         with self.engine.connect() as conn:
-            for chunk in _chunks([key for key, _ in pairs]):
+            for among in id_chunks(col(Passage.id), keys, self.engine.dialect.name):
                 stmt = (
                     select(col(Passage.id), col(Passage.document_id))
                     .join(PassageEmbedding, and_(
@@ -169,7 +187,7 @@ class Catalog:
                         col(PassageEmbedding.model) == model,
                         col(PassageEmbedding.content_hash) == col(Passage.content_hash)))
                     .join(Document, col(Document.id) == col(Passage.document_id))
-                    .where(col(Passage.id).in_(chunk), *filter_conditions(filters))
+                    .where(among, *filter_conditions(filters))
                 )
                 found.update({_int(pid): did for pid, did in conn.execute(stmt)})
         return [Hit(key, found[key], score) for key, score in pairs if key in found]
@@ -263,10 +281,9 @@ class Catalog:
         (a comment is titled after its post; the post is what a title names)."""
         found: list[tuple[int, str]] = []
         with self.engine.connect() as conn:
-            for chunk in _chunks(list(ids)):
+            for among in id_chunks(col(Document.id), list(ids), self.engine.dialect.name):
                 stmt = select(col(Document.id), col(Document.title)).where(
-                    col(Document.id).in_(chunk), col(Document.title) != "",
-                    col(Document.kind) != "comment")
+                    among, col(Document.title) != "", col(Document.kind) != "comment")
                 found += [(_int(doc_id), title) for doc_id, title in conn.execute(stmt)]
         return found
 

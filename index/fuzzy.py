@@ -8,6 +8,7 @@ word n-grams against full names, forum slugs and surnames.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import defaultdict
@@ -41,7 +42,7 @@ class TitleMatcher:
         self._titles: dict[int, dict[str, float]] = {}
         postings: dict[str, list[int]] = defaultdict(list)
         for doc_id, title in titles:
-            content = {w for w in words(title) if w not in STOPWORDS}
+            content = _content_words(title)
             if content:
                 self._titles[doc_id] = dict.fromkeys(content, 0.0)
                 for term in content:
@@ -86,6 +87,13 @@ class TitleMatcher:
                 if len(term) >= _MIN_FUZZY_LEN:
                     covered[term] = max(covered.get(term, 0.0), score / 100)
         return covered
+
+
+@functools.lru_cache(maxsize=65_536)
+def _content_words(title: str) -> tuple[str, ...]:
+    """A title's distinct content words, in the order of the set the matcher always built
+    (remembered: each search splits the titles of its ~500 candidates again otherwise)."""
+    return tuple({w for w in words(title) if w not in STOPWORDS})
 
 
 @dataclass(frozen=True)

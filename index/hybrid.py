@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -143,6 +144,7 @@ class HybridSearcher:
         self._first_names: FirstNames | None = None
         self._aliases: AliasMap | None = None
         self._seen_vectors = False
+        self._pool: ThreadPoolExecutor | None = None
 
     @property
     def has_vectors(self) -> bool:
@@ -166,11 +168,15 @@ class HybridSearcher:
         text = hints.text or query
         if self.understanding.aliases:
             text = self.alias_map().expand(text).apply(text)
-        vector = None
-        if self.has_vectors and self.embedder is not None and text.strip():
-            vector = self.embedder.embed_query(text)
-        lists = {"keyword": self.keyword_hits(text, filters),
-                 "vector": self.vector_hits(text, filters, vector)}
+        # The query vector (ONNX Runtime, ~10-20 ms) is made in a second thread while the
+        # keyword lists run here: both release the GIL (tantivy, SQLite), so on two cores the
+        # search waits for the longer of the two rather than their sum. Every step only reads,
+        # so the order of work does not change what is found.
+        embedding = self._embed_soon(text)
+        keyword = self.keyword_hits(text, filters)
+        documents = [d for d, _ in self.keyword.search_documents(text, CANDIDATES, filters)]
+        vector = embedding.result() if embedding is not None else None
+        lists = {"keyword": keyword, "vector": self.vector_hits(text, filters, vector)}
         if self.understanding.prf_passages and vector is not None:
             lists["prf"] = self._feedback_hits(lists, filters, vector)
         named = {a.author_id: a.name for a in self.author_matcher().match(text)}
@@ -178,7 +184,6 @@ class HybridSearcher:
             named.update({a.id: a.name for a in self.first_names().match(query)
                           if a.id not in named})
         author_docs = self._author_ranking(text, filters, list(named), vector)
-        documents = [d for d, _ in self.keyword.search_documents(text, CANDIDATES, filters)]
         candidates = {h.document_id for hits in lists.values() for h in hits} \
             | set(author_docs) | set(documents)
         titles = {m.document_id: m.coverage for m in self.title_matches(text, candidates)}
@@ -187,6 +192,15 @@ class HybridSearcher:
         if hints.years or hints.forums:
             found.infos = self.catalog.documents(candidates | set(titles))
         return found
+
+    def _embed_soon(self, text: str) -> Future[Vectors] | None:
+        """The query's vector, being made in the searcher's embedding thread (None: no vectors
+        to search, or nothing to embed)."""
+        if not (self.has_vectors and self.embedder is not None and text.strip()):
+            return None
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="tracker-embed")
+        return self._pool.submit(self.embedder.embed_query, text)
 
     def keyword_hits(self, text: str, filters: SearchFilters) -> list[Hit]:
         """Keyword passages, best first."""

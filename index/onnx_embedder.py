@@ -129,7 +129,10 @@ class OnnxEmbedder(Embedder):
         settings = json.loads((folder / "sentence_bert_config.json").read_text())
         self.dim = int(json.loads((folder / "config.json").read_text())["hidden_size"])
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or 2  # queries are short: 2 threads suffice
+        # One thread: a query is ~10 word pieces, too little work to share, and the search runs
+        # it beside the keyword lists (tracker.index.hybrid). On the shared 2-core machine two
+        # threads took 39 ms a query against 19 ms for one (same vectors, bit for bit).
+        options.intra_op_num_threads = threads or 1
         options.log_severity_level = 4  # ORT's own log goes to stderr; errors come as raises
         try:
             self._session = ort.InferenceSession(str(file), options,

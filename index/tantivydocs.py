@@ -27,7 +27,7 @@ from tracker.errors import IndexBackendError
 from tracker.models import Document
 
 from .base import SearchFilters
-from .catalog import filter_conditions, reader
+from .catalog import filter_conditions, id_chunks, reader
 from .query import keyword_terms
 from .tantivytext import (
     ANALYZER,
@@ -142,9 +142,8 @@ class TantivyDocumentIndex:
         ids = [d for d, _ in scored if d != _SENTINEL]
         found: set[int] = set()
         with self._reader.connect() as conn:
-            for start in range(0, len(ids), 500):
-                stmt = select(col(Document.id)).where(col(Document.id).in_(ids[start:start + 500]),
-                                                      *filter_conditions(filters))
+            for among in id_chunks(col(Document.id), ids, self.engine.dialect.name):
+                stmt = select(col(Document.id)).where(among, *filter_conditions(filters))
                 found.update(int(d or 0) for (d,) in conn.execute(stmt))
         return [(d, s) for d, s in scored if d in found]
 

@@ -28,7 +28,7 @@ from tracker.errors import IndexBackendError
 from tracker.models import Document, Passage
 
 from .base import Hit, KeywordIndex, SearchFilters
-from .catalog import filter_conditions, reader
+from .catalog import filter_conditions, id_chunks, reader
 from .query import keyword_terms
 from .tantivydocs import TantivyDocumentIndex
 from .tantivytext import (
@@ -204,11 +204,10 @@ class TantivyKeywordIndex(KeywordIndex):
         found: dict[int, int] = {}
         ids = [pid for pid, _ in scored]
         with self._reader.connect() as conn:
-            for start in range(0, len(ids), 500):
+            for among in id_chunks(col(Passage.id), ids, self.engine.dialect.name):
                 stmt = (select(col(Passage.id), col(Passage.document_id))
                         .join(Document, col(Document.id) == col(Passage.document_id))
-                        .where(col(Passage.id).in_(ids[start : start + 500]),
-                               *filter_conditions(filters)))
+                        .where(among, *filter_conditions(filters)))
                 found.update({int(pid or 0): int(did) for pid, did in conn.execute(stmt)})
         return [Hit(pid, found[pid], score) for pid, score in scored if pid in found]
 
