@@ -237,3 +237,27 @@ def test_an_unknown_reader_is_one_line_naming_the_known_ones(team: str) -> None:
         assert "tracker reader add carol" in line
     code, _, err = run("reader", "add", "Not A Name")
     assert code == 1 and "is not a reader name" in one_line(err)
+
+
+def test_a_failing_upgrade_is_one_clear_line_and_keeps_the_data(url: str) -> None:
+    """A schema already past the revision its version row names (0004's changes made, the
+    row set back to 0003): the 0004 upgrade fails, and that is one line, not a traceback."""
+    make_engine(url).dispose()
+    code, _, _ = run("claim", "add", "Optimising a proxy hard breaks it")
+    assert code == 0
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0003_reader_tokens'"))
+        conn.commit()
+    engine.dispose()
+    code, _, err = run("claim", "list")
+    assert code == 1
+    line = one_line(err)
+    assert "from revision '0003_reader_tokens'" in line and "failed (" in line
+    assert "Traceback" not in err
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() \
+            == "0003_reader_tokens"
+        assert conn.execute(text("SELECT count(*) FROM claim")).scalar_one() == 1
+    engine.dispose()

@@ -14,10 +14,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, inspect, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import SQLModel
 
 from tracker.errors import StoreError
 from tracker.models import DEFAULT_READER
+from tracker.text import clean_text
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -77,7 +79,18 @@ def _migrate(connection: Connection) -> str:
     if revision is not None and revision not in _known():
         raise StoreError(f"The database's schema is at revision {revision!r}, newer than this "
                          f"tracker knows ({head_revision()}); upgrade tracker to open it")
-    _alembic("upgrade", connection)
+    try:
+        _alembic("upgrade", connection)
+    except (SQLAlchemyError, ValueError, KeyError) as e:
+        # What a revision hit (a missing constraint, a failed statement) as one line, not a
+        # traceback; the version row moves only after a revision completes.
+        connection.rollback()
+        reason = clean_text(str(e)).strip().splitlines()
+        raise StoreError(
+            f"Upgrading the database's schema from revision {revision!r} to "
+            f"{head_revision()!r} failed ({reason[0][:200] if reason else type(e).__name__}); "
+            f"its recorded revision is still {revision!r}: keep a copy of the database and "
+            f"report this") from e
     return "upgraded"
 
 
