@@ -129,13 +129,18 @@ def test_a_fresh_store_is_created_at_the_head_with_the_default_reader(url: str) 
         engine.dispose()
 
 
-def test_a_store_newer_than_this_tracker_is_one_clear_line(url: str) -> None:
-    make_engine(url).dispose()
+def set_recorded_revision(url: str, revision: str) -> None:
+    """Write `revision` into the store's version row, whatever its schema is."""
     engine = create_engine(url)
     with engine.connect() as conn:
-        conn.execute(text("UPDATE alembic_version SET version_num = '0099_future'"))
+        conn.execute(text("UPDATE alembic_version SET version_num = :r"), {"r": revision})
         conn.commit()
     engine.dispose()
+
+
+def test_a_store_newer_than_this_tracker_is_one_clear_line(url: str) -> None:
+    make_engine(url).dispose()
+    set_recorded_revision(url, "0099_future")
     code, _, err = run("claim", "list")
     assert code == 1
     assert "revision '0099_future', newer than this tracker knows" in one_line(err)
@@ -245,11 +250,7 @@ def test_a_failing_upgrade_is_one_clear_line_and_keeps_the_data(url: str) -> Non
     make_engine(url).dispose()
     code, _, _ = run("claim", "add", "Optimising a proxy hard breaks it")
     assert code == 0
-    engine = create_engine(url)
-    with engine.connect() as conn:
-        conn.execute(text("UPDATE alembic_version SET version_num = '0003_reader_tokens'"))
-        conn.commit()
-    engine.dispose()
+    set_recorded_revision(url, "0003_reader_tokens")
     code, _, err = run("claim", "list")
     assert code == 1
     line = one_line(err)
