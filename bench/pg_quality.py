@@ -156,7 +156,11 @@ def main() -> None:
                         help="also PostgreSQL's own full text (ts_rank), the engine before")
     parser.add_argument("--vectors-from", type=Path, default=None,
                         help="an embedded evaluation store: compare the full hybrid too")
-    args = parser.parse_args()
+    run(parser.parse_args())
+
+
+def run(args: argparse.Namespace) -> None:
+    """Build both stores once (with the evaluation store's vectors where asked), compare."""
     args.dir.mkdir(parents=True, exist_ok=True)
     server, url = start_postgres(args.dir)
     try:

@@ -1,7 +1,7 @@
 """Search quality on the whole real corpus with bodies, plain BM25 beside it from the same run.
 
     .venv/bin/python bench/search_quality.py [--home /tmp/search-eval-store] [--tune]
-                                             [--ablate] [--per-query]
+                                             [--ablate] [--per-query] [--backends both]
 
 The store is the one bench/eval_store.py builds: the 8,424 posts of ../shared/corpus with a
 body, split into passages and embedded. Query sets:
@@ -16,6 +16,8 @@ document per post, as ../shared/eval/README.md measures it. Reported: Recall@1, 
 MRR@10 per set and split, and per hint kind. `--ablate` turns each query-understanding step
 (aliases, first-name author hints, PRF) on alone; `--tune` grid-searches the fusion weights on
 the tune split only and prints the chosen weights on the held-out split and on queries-dev.
+`--backends both` runs the shipped search on SQLite and on PostgreSQL side by side instead
+(bench/pg_quality.py: both stores built by the same code, vectors copied from --home).
 """
 
 from __future__ import annotations
@@ -222,7 +224,16 @@ def main() -> None:
     parser.add_argument("--prune", action="store_true",
                         help="prune keyword queries as index.keyword_budget=30000 does in a "
                              "1M-passage store (the budget scaled to this store's size)")
+    parser.add_argument("--backends", choices=("sqlite", "both"), default="sqlite",
+                        help="both: the shipped search on SQLite and on PostgreSQL side by side "
+                             "with plain BM25 (bench/pg_quality.py, vectors from --home)")
     args = parser.parse_args()
+    if args.backends == "both":
+        from bench.pg_quality import DEFAULT_DIR, run
+
+        run(argparse.Namespace(dir=DEFAULT_DIR, per_query=args.per_query, ts_rank=False,
+                               vectors_from=args.home))
+        return
     searcher = open_searcher(args.home)
     if args.no_vectors:
         searcher.embedder = None
