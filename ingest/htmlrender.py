@@ -1,5 +1,6 @@
 """The renderer behind `parse_body`: one pass over the HTML tree that writes markdown-flavoured
-text and collects the links, with a handler per tag on entering and leaving."""
+text and collects the links, with a handler per tag on entering and leaving (the lines
+themselves are written by `htmllines.LineWriter`)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from tracker.models import LinkCreate
 from tracker.text import clean_text
 
 from . import htmlrules as rules
-from .links import classify_url, sentence_around
+from .htmllines import LineWriter
+from .links import classify_url
 
 
 @dataclass(slots=True)
@@ -24,20 +26,12 @@ class _List:
     notes: bool
 
 
-class Renderer:
+class Renderer(LineWriter):
     """Streams enter/leave events into prefixed lines (quotes, lists) and collects links."""
 
     def __init__(self, base_url: str | None) -> None:
+        super().__init__()
         self.base_url = base_url
-        self.lines: list[str] = []
-        self.buf: list[str] = []
-        self.flushes = 0
-        self.segs: list[str] = []
-        self.prefix = ""
-        self.last_prefix = ""
-        self.marker: tuple[int, str] | None = None
-        self.lead = ""
-        self.blank = False
         self.lists: list[_List] = []
         self.items = 0
         self.notes = 0
@@ -47,7 +41,6 @@ class Renderer:
         self.row: list[str] | None = None
         self.anchors: list[tuple[str, int, int]] = []
         self.links: list[LinkCreate] = []
-        self.open_links: list[tuple[LinkCreate, int, int]] = []
         self.seen: set[tuple[str, str]] = set()
 
     # --- events ------------------------------------------------------------------------
@@ -142,16 +135,6 @@ class Renderer:
             self._leave_row()
         elif code == rules.X_TABLE:
             self._close_block()
-
-    def finish(self) -> str:
-        self._flush()
-        text = "\n".join(self.lines)
-        if "\n\n\n" in text:  # a substring test is ~10x cheaper than the regex's scan
-            text = rules.BLANK_RUN.sub("\n\n", text)
-        # No clean_text over the whole text again: every line was cleaned before `_emit` (or is
-        # a constant), and lines joined by newlines hold no control character to remove; the
-        # second scan was ~4% of the renderer's CPU.
-        return text.strip("\n")
 
     # --- element handlers ----------------------------------------------------------------
 
@@ -410,75 +393,6 @@ class Renderer:
         else:
             self.buf.append(f"$${tex}$$" if display else f"${tex}$")
 
-    def _open_block(self) -> None:
-        self._flush()
-        if self.marker is None:
-            self.blank = True
-
-    def _close_block(self) -> None:
-        self._flush()
-        if self.marker is None:
-            self.blank = True
-
-    def _flush(self) -> None:
-        buf = self.buf
-        if not buf:
-            return
-        joined = "".join(buf)
-        if self.open_links:
-            for link, start, end in self.open_links:
-                link.context = sentence_around(joined, start, end)
-            self.open_links.clear()
-        raw = clean_text(joined)
-        buf.clear()
-        self.flushes += 1
-        if "\n" not in raw:
-            line = " ".join(raw.split())
-            if line:
-                self._emit(line)
-            return
-        self._emit_paragraph(raw.split("\n"))
-
-    def _emit_paragraph(self, pieces: list[str]) -> None:
-        emitted = False
-        for piece in pieces:
-            line = " ".join(piece.split())
-            if line:
-                self._emit(line)
-                emitted = True
-            elif emitted:
-                self.blank = True  # <br><br> inside a paragraph: one blank line
-
-    def _emit(self, line: str) -> None:
-        if self.blank:
-            self.blank = False
-            if self.lines:
-                self.lines.append(rules.common_prefix(self.last_prefix, self.prefix).rstrip())
-        prefix = self.prefix
-        if self.marker is not None:
-            prefix = self._marked_prefix(*self.marker)
-            self.marker = None
-        self.lines.append(f"{prefix}{self.lead}{line}".rstrip())
-        self.lead = ""
-        self.last_prefix = self.prefix
-
-    def _marked_prefix(self, index: int, mark: str) -> str:
-        # The first line of a list item shows its marker in place of the item's indent.
-        if index >= rules.MAX_PREFIX_DEPTH:
-            return self.prefix
-        segs = self.segs
-        return "".join(segs[:index]) + mark + "".join(segs[index + 1 : rules.MAX_PREFIX_DEPTH])
-
-    def _push(self, seg: str) -> None:
-        self.segs.append(seg)
-        if len(self.segs) <= rules.MAX_PREFIX_DEPTH:
-            self.prefix += seg
-
-    def _pop(self) -> None:
-        if self.segs:
-            self.segs.pop()
-            self.prefix = "".join(self.segs[:rules.MAX_PREFIX_DEPTH])
-
 
 def _is_note(attrs: dict[str, str | None], lst: _List | None) -> bool:
     if lst is not None and lst.notes:
@@ -486,12 +400,6 @@ def _is_note(attrs: dict[str, str | None], lst: _List | None) -> bool:
     if "footnote" in (attrs.get("class") or ""):
         return True
     return rules.FN_ITEM_ID.match(attrs.get("id") or "") is not None
-
-
-
-
-
-
 
 
 _Handler = Callable[[Renderer, LexborNode], int]
