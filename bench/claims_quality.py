@@ -28,6 +28,7 @@ Protocol, per claim (the real code path: `store.tag`, `claim suggest`, `accept`,
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -35,7 +36,7 @@ import sqlite3
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,15 @@ def scratch_copy(home: Path, into: Path) -> Path:
         if vector_file.suffix in (".usearch", ".json"):
             shutil.copy2(vector_file, into / vector_file.name)
     return target
+
+
+@contextlib.contextmanager
+def scratch_home(prefix: str) -> Iterator[Path]:
+    """A temporary data directory the tracker runs in (offline), removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as scratch:
+        os.environ["TRACKER_HOME"] = scratch
+        os.environ["HF_HUB_OFFLINE"] = "1"
+        yield Path(scratch)
 
 
 def scratch_searcher(home: Path, into: Path) -> tuple[Any, Any, Any]:
@@ -291,10 +301,8 @@ def main() -> None:
               for k, v in (o.split("=", 1) for o in args.overrides)}
     tuning = Tuning(**values)  # type: ignore[arg-type]
     items = load_claims()
-    with tempfile.TemporaryDirectory(prefix="claims-bench-") as scratch:
-        os.environ["TRACKER_HOME"] = scratch
-        os.environ["HF_HUB_OFFLINE"] = "1"
-        settings, engine, searcher = scratch_searcher(args.home, Path(scratch))
+    with scratch_home("claims-bench-") as scratch:
+        settings, engine, searcher = scratch_searcher(args.home, scratch)
         ids = resolve(engine, items)
         missing = sorted({p["id"] for i in items for p in i["posts"]} - set(ids))
         if missing:

@@ -25,9 +25,7 @@ distractors, embedded with all-MiniLM-L6-v2), copied to a scratch folder first. 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -38,7 +36,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.claims_db import DEFAULT_HOME  # noqa: E402
-from bench.claims_quality import load_claims, resolve, scratch_searcher  # noqa: E402
+from bench.claims_quality import (  # noqa: E402
+    load_claims,
+    resolve,
+    scratch_home,
+    scratch_searcher,
+)
 
 K = 10
 
@@ -229,10 +232,8 @@ def main() -> None:
     args = parser.parse_args()
     tuning, stance = settings_from(args.overrides)
     items = load_claims()
-    with tempfile.TemporaryDirectory(prefix="claims-sides-") as scratch:
-        os.environ["TRACKER_HOME"] = scratch
-        os.environ["HF_HUB_OFFLINE"] = "1"
-        run(args, items, stance, Path(scratch), tuning)
+    with scratch_home("claims-sides-") as scratch:
+        run(args, items, stance, scratch, tuning)
 
 
 def run(args: Any, items: list[dict[str, Any]], stance: Any, scratch: Path,

@@ -33,9 +33,7 @@ Accuracy counts "unclear" as wrong; balanced accuracy is the mean recall of the 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +41,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.claims_db import DEFAULT_HOME  # noqa: E402
-from bench.claims_quality import load_claims, resolve, scratch_searcher  # noqa: E402
+from bench.claims_quality import (  # noqa: E402
+    load_claims,
+    resolve,
+    scratch_home,
+    scratch_searcher,
+)
 from bench.claims_sides import held_out_targets, score_stance  # noqa: E402
 
 
@@ -124,10 +127,8 @@ def main() -> None:
     parser.add_argument("--k", type=int, nargs="*", default=[1, 2])
     args = parser.parse_args()
     items = load_claims()
-    with tempfile.TemporaryDirectory(prefix="claims-stance-") as scratch:
-        os.environ["TRACKER_HOME"] = scratch
-        os.environ["HF_HUB_OFFLINE"] = "1"
-        _, engine, searcher = scratch_searcher(args.home, Path(scratch))
+    with scratch_home("claims-stance-") as scratch:
+        _, engine, searcher = scratch_searcher(args.home, scratch)
         ids = resolve(engine, items)
         per_claim = claim_pairs(engine, searcher, items, ids)
         print(f"{len(items)} claims, {sum(map(len, per_claim))} judged pairs located")
