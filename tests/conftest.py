@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -55,14 +56,14 @@ def _pg_admin(uri: str) -> Engine:
     return create_engine(url, isolation_level="AUTOCOMMIT")
 
 
-@pytest.fixture
-def pg_url(pg_server: str) -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for one test."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = _pg_admin(pg_server)
+@contextlib.contextmanager
+def fresh_pg_database(server: str, prefix: str = "t_") -> Iterator[str]:
+    """A new, empty database on the test server (its SQLAlchemy URL), dropped afterwards."""
+    name = f"{prefix}{uuid.uuid4().hex[:12]}"
+    admin = _pg_admin(server)
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    head, _, query = pg_server.partition("?")
+    head, _, query = server.partition("?")
     url = head.rsplit("/", 1)[0] + f"/{name}" + (f"?{query}" if query else "")
     try:
         yield url.replace("postgresql://", "postgresql+psycopg://", 1)
@@ -70,6 +71,13 @@ def pg_url(pg_server: str) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def pg_url(pg_server: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test."""
+    with fresh_pg_database(pg_server) as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

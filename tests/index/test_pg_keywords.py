@@ -15,15 +15,15 @@ import json
 import re
 import shutil
 import threading
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, text
 
+from tests.conftest import fresh_pg_database
 from tests.index.conftest import HashEmbedder, put, run_index, searcher
 from tracker.cli import cli
 from tracker.index.backends import open_keyword_index
@@ -64,18 +64,6 @@ def queries_from(posts: list[DocumentCreate]) -> list[str]:
     return queries
 
 
-def database(server: str) -> tuple[str, Engine]:
-    """A fresh database on the test server: (its URL, the admin engine that drops it)."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server.replace("postgresql://", "postgresql+psycopg://", 1),
-                          isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    head, _, query = server.partition("?")
-    url = head.rsplit("/", 1)[0] + f"/{name}" + (f"?{query}" if query else "")
-    return url.replace("postgresql://", "postgresql+psycopg://", 1), admin
-
-
 @pytest.fixture(scope="module")
 def both(shared: Path, pg_server: str,
          tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, list[list[str]]]]:
@@ -83,29 +71,23 @@ def both(shared: Path, pg_server: str,
     posts = real_posts(shared, POSTS)
     queries = queries_from(posts)
     home = tmp_path_factory.mktemp("pg-keywords-home")
-    url, admin = database(pg_server)
     tops: dict[str, list[list[str]]] = {}
-    try:
-        with pytest.MonkeyPatch.context() as env:
-            env.setenv("TRACKER_HOME", str(home))
-            for name, store in (("sqlite", f"sqlite:///{home / 'same.db'}"), ("postgres", url)):
-                engine = make_engine(store)
-                put(engine, *posts)
-                run_index(engine, HashEmbedder())
-                hybrid = searcher(engine, HashEmbedder())
-                hybrid.embedder = None  # the keyword side, as `--no-vectors` measures it
-                tops[name] = []
-                for query in queries:
-                    results = hybrid.search(query, SearchFilters(), limit=10)
-                    docs = hybrid.catalog.documents(r.document_id for r in results)
-                    tops[name].append([docs[r.document_id].native_id for r in results])
-                assert name != "postgres" or isinstance(hybrid.keyword, PgTantivyKeywordIndex)
-                engine.dispose()
+    with fresh_pg_database(pg_server) as url, pytest.MonkeyPatch.context() as env:
+        env.setenv("TRACKER_HOME", str(home))
+        for name, store in (("sqlite", f"sqlite:///{home / 'same.db'}"), ("postgres", url)):
+            engine = make_engine(store)
+            put(engine, *posts)
+            run_index(engine, HashEmbedder())
+            hybrid = searcher(engine, HashEmbedder())
+            hybrid.embedder = None  # the keyword side, as `--no-vectors` measures it
+            tops[name] = []
+            for query in queries:
+                results = hybrid.search(query, SearchFilters(), limit=10)
+                docs = hybrid.catalog.documents(r.document_id for r in results)
+                tops[name].append([docs[r.document_id].native_id for r in results])
+            assert name != "postgres" or isinstance(hybrid.keyword, PgTantivyKeywordIndex)
+            engine.dispose()
         yield tops
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def test_same_top_result_on_both_backends(both: dict[str, list[list[str]]]) -> None:

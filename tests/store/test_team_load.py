@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from bench.team_load import LoadReport, print_report, run_load
+from tests.conftest import fresh_pg_database
 
 pytestmark = pytest.mark.postgres
 
@@ -22,36 +23,14 @@ READERS, SECONDS, DOCS = 8, 8.0, 80
 @pytest.fixture(scope="module")
 def load(pg_server: str, shared: Path, tmp_path_factory: pytest.TempPathFactory) -> LoadReport:
     """One load run for the module (it takes ~20 s), on a database of its own."""
-    import os
     import time
-    import uuid
-
-    from sqlalchemy import create_engine, text
 
     home = tmp_path_factory.mktemp("team-home")
-    name = f"load_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(pg_server.replace("postgresql://", "postgresql+psycopg://", 1),
-                          isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    head, _, query = pg_server.partition("?")
-    url = (head.rsplit("/", 1)[0] + f"/{name}" + (f"?{query}" if query else "")).replace(
-        "postgresql://", "postgresql+psycopg://", 1)
-    # The keyword replica lives in TRACKER_HOME's data directory; a module fixture cannot use
-    # monkeypatch, so the variable is set and restored here.
-    before = os.environ.get("TRACKER_HOME")
-    os.environ["TRACKER_HOME"] = str(home)
     began = time.perf_counter()
-    try:
+    # The keyword replica lives in TRACKER_HOME's data directory.
+    with fresh_pg_database(pg_server, "load_") as url, pytest.MonkeyPatch.context() as env:
+        env.setenv("TRACKER_HOME", str(home))
         report = run_load(url, shared, readers=READERS, seconds=SECONDS, docs=DOCS)
-    finally:
-        if before is None:
-            os.environ.pop("TRACKER_HOME", None)
-        else:
-            os.environ["TRACKER_HOME"] = before
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
     print_report(report, READERS, SECONDS)
     print(f"the load fixture took {time.perf_counter() - began:.1f} s")
     return report
