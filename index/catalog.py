@@ -276,6 +276,18 @@ class Catalog:
             rows = conn.execute(stmt.order_by(col(Passage.ordinal)))
             return [_passage(row) for row in rows]
 
+    def passage_ids_of(self, document_ids: Sequence[int]) -> dict[int, list[int]]:
+        """Each document's passage ids in order, for many documents in one look-up."""
+        found: dict[int, list[int]] = {}
+        with self.engine.connect() as conn:
+            for among in id_chunks(col(Passage.document_id), list(document_ids),
+                                   self.engine.dialect.name):
+                stmt = (select(col(Passage.document_id), col(Passage.id)).where(among)
+                        .order_by(col(Passage.document_id), col(Passage.ordinal)))
+                for document_id, passage_id in conn.execute(stmt):
+                    found.setdefault(_int(document_id), []).append(_int(passage_id))
+        return found
+
     def titles_of(self, ids: Iterable[int]) -> list[tuple[int, str]]:
         """(document id, title) of those documents that have a title and are not comments
         (a comment is titled after its post; the post is what a title names)."""

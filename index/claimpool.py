@@ -29,23 +29,25 @@ def document_hits(searcher: HybridSearcher, claim: str, filters: SearchFilters,
     for hits in lists.values():
         for hit in hits:
             shown.setdefault(hit.document_id, hit.passage_id)
-    out = []
-    for document_id, score in ranked:
-        passage = shown.get(document_id) or _nearest_passage(searcher, document_id, vector)
-        if passage is not None:
-            out.append(Hit(passage, document_id, float(score)))
-    return out
+    unshown = [d for d, _ in ranked if d not in shown]
+    shown.update(_nearest_passages(searcher, unshown, vector))
+    return [Hit(shown[d], d, float(score)) for d, score in ranked if d in shown]
 
 
-def _nearest_passage(searcher: HybridSearcher, document_id: int,
-                     vector: Vectors | None) -> int | None:
-    """The document's passage nearest `vector` (its first without vectors), None if empty."""
-    ids = [p.id for p in searcher.catalog.document_passages(document_id)]
-    if not ids:
-        return None
+def _nearest_passages(searcher: HybridSearcher, document_ids: Sequence[int],
+                      vector: Vectors | None) -> dict[int, int]:
+    """Each document's passage nearest `vector` (its first without vectors); documents without
+    passages are left out. One look-up for the passages and one for their vectors."""
+    if not document_ids:
+        return {}
+    passages = searcher.catalog.passage_ids_of(document_ids)
     if vector is None or searcher.vectors is None:
-        return ids[0]
-    stored = searcher.vectors.get(ids)
-    if not stored:
-        return ids[0]
-    return max(stored, key=lambda p: float(np.dot(stored[p], vector)))
+        return {d: ids[0] for d, ids in passages.items()}
+    query = vector
+    stored = searcher.vectors.get([p for ids in passages.values() for p in ids])
+    nearest = {}
+    for document_id, ids in passages.items():
+        near = [p for p in ids if p in stored]
+        nearest[document_id] = (max(near, key=lambda p: float(np.dot(stored[p], query)))
+                                if near else ids[0])
+    return nearest
