@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from tracker.errors import TrackerError
-from tracker.ingest.html import parse_body
+from tracker.ingest.html import markdown_html, parse_body
 from tracker.ingest.links import arxiv_key, classify_url, doi_key, forum_keys, url_key
 from tracker.models import AuthorCreate, DocumentCreate
 from tracker.text import clean_text, safe_url
@@ -183,11 +183,12 @@ def _forum_id(url: str | None, expected_site: str) -> tuple[str, str]:
 def _forum_post(
     site: str, native_id: str, url: str | None, title: str, text: str,
     authors: list[AuthorCreate], posted: datetime | None, *, af: bool, extra: dict[str, Any],
-    html: str | None = None, slug: str | None = None, **fields: Any,
+    html: str | None = None, slug: str | None = None, base_url: str | None = None,
+    **fields: Any,
 ) -> DocumentCreate:
     body_text, links = text, []
     if html:
-        body = parse_body(html, base_url=url)
+        body = parse_body(html, base_url=base_url or url)
         body_text, links = body.text, list(body.links)
     return DocumentCreate(
         source=_SITE_SOURCE[site], native_id=native_id, kind="post", url=url, title=title,
@@ -245,9 +246,16 @@ def corpus_post(record: dict[str, Any]) -> DocumentCreate:
         site = "ea" if forum == "eaforum" else "lw"
         if not _is_site_id(native_id):
             raise Unmapped("no real site id (a synthetic id from an archive)")
+        # A post kept only as Markdown (TurnTrout's essays merged into their LW posts) is
+        # still a post with a body: the forum serves it as HTML.
+        # Its site-relative links are the essay site's pages.
+        html, base = record.get("body_html"), None
+        if not html:
+            html = markdown_html(_text(record.get("body_markdown")))
+            base = safe_url(_text(record.get("turntrout_permalink"))) or None
         doc = _forum_post(site, native_id, url, title, "", authors, posted,
                           af=bool(record.get("af")) or forum == "alignmentforum", extra=extra,
-                          html=record.get("body_html") or None, **fields)
+                          html=html or None, base_url=base, **fields)
         return doc.model_copy(update={"tags": tags})
     text = clean_text(_text(record.get("body_markdown")))
     if forum == "arbital":

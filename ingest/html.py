@@ -25,6 +25,15 @@ class ParsedBody:
     links: list[LinkCreate]
 
 
+def markdown_html(markdown: str) -> str:
+    """CommonMark as HTML, for a forum post the corpus holds only as Markdown (TurnTrout's
+    essays): the forum itself serves such a post as HTML, so it goes through `parse_body`
+    like every other post (raw HTML inside is kept; `parse_body` drops what is unsafe)."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark").render(markdown) if markdown.strip() else ""
+
+
 def html_to_text(html: str) -> str:
     """The normalised text of an HTML body."""
     return parse_body(html).text

@@ -338,3 +338,44 @@ def test_one_pool_of_parse_workers_serves_every_file_of_an_import(tmp_path: Path
     assert one == two
     (posts, *_), (papers, mapped, *_) = one[0]
     assert posts.new > 300 and papers.new > 100 and mapped["arxiv paper"] > 100 and one[2] > 0
+
+
+def markdown_only_posts(limit: int) -> list[dict[str, Any]]:
+    """Real forum posts the corpus holds only as Markdown (TurnTrout's essays on LW/AF)."""
+    found = []
+    with gzip.open(SHARED / "corpus" / "posts.jsonl.gz", "rt", encoding="utf-8") as lines:
+        for line in lines:
+            row = json.loads(line)
+            if (row["forum"] in FORUMS and not row.get("body_html")
+                    and row.get("body_markdown") and row.get("turntrout_permalink")):
+                found.append(row)
+                if len(found) == limit:
+                    break
+    assert len(found) == limit
+    return found
+
+
+def test_a_forum_post_held_only_as_markdown_keeps_its_body(tmp_path: Path) -> None:
+    """125 LW/AF posts of the corpus have no HTML, only their Markdown: imported, each has its
+    text (rendered, no Markdown syntax left), its links (site-relative ones on the essay site)
+    and is found by a word of its body."""
+    posts = markdown_only_posts(3)
+    code, out, err = tracker("import", str(write_jsonl(tmp_path / "md.jsonl", posts)))
+    assert code == 0, err
+    for post in posts:
+        [doc] = rows(native_id=post["id"])
+        assert len(doc.body_text) > 0.5 * len(post["body_markdown"])
+        assert "](" not in doc.body_text and "**" not in doc.body_text
+    [first] = rows(native_id=posts[0]["id"])
+    engine = make_engine(load_settings().sqlalchemy_url)
+    with session_scope(engine) as session:
+        urls = session.exec(select(Link.url).where(Link.document_id == first.id)).all()
+    engine.dispose()
+    assert urls
+    assert any(u.startswith("https://turntrout.com/") for u in urls), urls
+    assert not any(u.startswith("https://www.lesswrong.com/") and "/posts/" not in u
+                   for u in urls), urls
+    word = max(first.body_text.split()[40:200], key=len).strip(".,;:()“”\"'")
+    code, out, err = tracker("search", word, "--limit", "20", "--json")
+    assert code == 0, err
+    assert posts[0]["title"] in out

@@ -21,6 +21,7 @@ from tests.servers.forummagnum.base import (
     Doc,
 )
 from tests.servers.forummagnum.data import ForumData
+from tracker.ingest.html import markdown_html
 from tests.servers.forummagnum.text import (
     _random_id,
     _strip_document_wrapper,
@@ -125,7 +126,8 @@ def _post_from_row(row: Mapping[str, Any]) -> Doc:
     slug = route[2] if route else slugify(row["title"])
     page_url = url if valid and route else f"{origin}/posts/{post_id}/{slug}"
     af = row["forum"] == "alignmentforum" or bool(row.get("af"))
-    body = row.get("body_html")
+    # Posts the corpus holds only as Markdown (TurnTrout's essays) are HTML on the real forum.
+    body = row.get("body_html") or markdown_html(row.get("body_markdown") or "")
     doc: Doc = {
         "_id": post_id,
         "slug": slug,
