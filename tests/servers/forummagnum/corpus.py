@@ -21,7 +21,6 @@ from tests.servers.forummagnum.base import (
     Doc,
 )
 from tests.servers.forummagnum.data import ForumData
-from tracker.ingest.html import markdown_html
 from tests.servers.forummagnum.text import (
     _random_id,
     _strip_document_wrapper,
@@ -31,6 +30,7 @@ from tests.servers.forummagnum.text import (
     word_count,
 )
 from tests.servers.forummagnum.timestamps import format_timestamp, parse_timestamp
+from tracker.ingest.html import markdown_html
 
 CORPUS_FULL = "posts.jsonl.gz"
 CORPUS_SAMPLE = "sample/posts_sample.jsonl"
