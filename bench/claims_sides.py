@@ -58,6 +58,8 @@ class Retrieval:
     bm25_oppose_hit: bool | None
     doc_bm25_rr: float = 0.0
     """The same for whole-document BM25 (the document index)."""
+    has_support: bool = True
+    """Whether the claim has a judged supporting post in the store."""
     notes: list[str] = field(default_factory=list)
 
 
@@ -100,7 +102,8 @@ def retrieve(engine: Any, settings: Any, searcher: Any, item: dict[str, Any],
                      bool(set(opposing[:K]) & opp) if opp else None,
                      reciprocal_rank(supporting, sup), reciprocal_rank(bm25, sup),
                      bool(set(bm25[:K]) & opp) if opp else None,
-                     reciprocal_rank(doc_bm25_ranking(searcher, item["claim"]), sup))
+                     reciprocal_rank(doc_bm25_ranking(searcher, item["claim"]), sup),
+                     has_support=bool(sup))
 
 
 def doc_bm25_ranking(searcher: Any, claim: str) -> list[int]:
@@ -188,15 +191,21 @@ def report_retrieval(label: str, rows: Sequence[Retrieval], per_claim: bool) -> 
     def mean(values: Sequence[float]) -> float:
         return sum(values) / len(values) if values else 0.0
 
+    # Each side is scored over the claims that have a judged post on it: a claim whose only
+    # judged post opposes it (owning a dog, lone self-improvement, responsibility) can find no
+    # supporting post, so counting it would be a miss no ranking could avoid.
     with_opp = [r for r in rows if r.oppose_hit is not None]
-    print(f"{label}: {len(rows)} claims ({len(with_opp)} with a judged opposing post)")
-    print(f"  supporting post in supporting top {K}   {mean([r.support_hit for r in rows]):.3f}")
+    with_sup = [r for r in rows if r.has_support]
+    print(f"{label}: {len(rows)} claims ({len(with_sup)} with a judged supporting post, "
+          f"{len(with_opp)} with a judged opposing post)")
+    print(f"  supporting post in supporting top {K}   "
+          f"{mean([r.support_hit for r in with_sup]):.3f}")
     print(f"  opposing post in opposing top {K}       "
           f"{mean([bool(r.oppose_hit) for r in with_opp]):.3f}   (BM25 top {K}: "
           f"{mean([bool(r.bm25_oppose_hit) for r in with_opp]):.3f})")
-    print(f"  MRR@{K} supporting: suggest {mean([r.rr for r in rows]):.3f}, claim-as-query "
-          f"BM25 {mean([r.bm25_rr for r in rows]):.3f} (whole documents "
-          f"{mean([r.doc_bm25_rr for r in rows]):.3f})")
+    print(f"  MRR@{K} supporting: suggest {mean([r.rr for r in with_sup]):.3f}, claim-as-query "
+          f"BM25 {mean([r.bm25_rr for r in with_sup]):.3f} (whole documents "
+          f"{mean([r.doc_bm25_rr for r in with_sup]):.3f})")
     if per_claim:
         for r in rows:
             print(f"    {'S' if r.support_hit else '-'}{'O' if r.oppose_hit else '-'} "
