@@ -67,6 +67,11 @@ def _onnx_exported(onnx_model: Path) -> None:
 def test_index_search_similar_through_the_cli(shared: Path) -> None:
     posts = short_posts(shared)
     store_posts(posts)
+    # Partly embedded first: a search says how much the dense side covers (counted in a
+    # thread of its own beside the search).
+    assert tracker("index", "--limit", "5")[0] == 0
+    code, out, err = tracker("search", words(posts[0].body_text)[5], "--limit", "2")
+    assert code == 0 and "dense search covers 5 of" in err, err
     code, out, err = tracker("index")
     assert code == 0, err
     passages, embedded = counts()

@@ -132,7 +132,7 @@ def _beside(obj: Context) -> Future[str | None]:
 
     from tracker.cli.history import coverage_note
 
-    obj.engine  # made here, not raced for by two threads  # noqa: B018
+    _ = obj.engine  # made in this thread, before the note's thread asks for it
     pool = ThreadPoolExecutor(1, thread_name_prefix="tracker-coverage")
     future = pool.submit(coverage_note, obj)
     pool.shutdown(wait=False)  # the thread finishes its one task, then ends
