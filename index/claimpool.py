@@ -43,11 +43,10 @@ def _nearest_passages(searcher: HybridSearcher, document_ids: Sequence[int],
     passages = searcher.catalog.passage_ids_of(document_ids)
     if vector is None or searcher.vectors is None:
         return {d: ids[0] for d, ids in passages.items()}
-    query = vector
     stored = searcher.vectors.get([p for ids in passages.values() for p in ids])
     nearest = {}
     for document_id, ids in passages.items():
         near = [p for p in ids if p in stored]
-        nearest[document_id] = (max(near, key=lambda p: float(np.dot(stored[p], query)))
+        nearest[document_id] = (max(near, key=lambda p: float(np.dot(stored[p], vector)))
                                 if near else ids[0])
     return nearest

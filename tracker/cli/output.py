@@ -57,7 +57,10 @@ def run_syncs(
                 def hook(source: str, batch: Batch, counts: store.UpsertCounts,
                          task: Any = task, totals: store.UpsertCounts = totals) -> None:
                     totals.add(counts)
-                    progress.update(task, description=f"{source}: {_progress_line(batch, totals)}")
+                    # Drawn now, not at the next tick (10 a second): a quick sync would
+                    # otherwise end before its first page's line was ever shown.
+                    progress.update(task, description=f"{source}: {_progress_line(batch, totals)}",
+                                    refresh=True)
 
                 reports.append(sync_source(engine, settings, name, since=since, on_batch=hook))
                 progress.remove_task(task)

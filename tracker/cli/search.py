@@ -128,15 +128,11 @@ def search(obj: Context, /, words: Sequence[str], **options: Any) -> None:
 
 def _beside(obj: Context) -> Future[str | None]:
     """The coverage note, being worked out in a thread of its own."""
-    from concurrent.futures import ThreadPoolExecutor
-
     from tracker.cli.history import coverage_note
+    from tracker.search.searcher import beside
 
     _ = obj.engine  # made in this thread, before the note's thread asks for it
-    pool = ThreadPoolExecutor(1, thread_name_prefix="tracker-coverage")
-    future = pool.submit(coverage_note, obj)
-    pool.shutdown(wait=False)  # the thread finishes its one task, then ends
-    return future
+    return beside(coverage_note, obj, name="tracker-coverage")
 
 
 @click.command()

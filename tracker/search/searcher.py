@@ -5,8 +5,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy import Engine
 
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
     from tracker.index.tantivyindex import TantivyKeywordIndex
 
 log = logging.getLogger(__name__)
+_A = TypeVar("_A")
+_T = TypeVar("_T")
 
 
 def open_searcher(engine: Engine, settings: Settings) -> HybridSearcher:
@@ -65,10 +68,16 @@ def _load_encoder_ahead(settings: Settings) -> Future[Embedder] | None:
 
     if not settings.index.fast_query or onnx_export(settings.index.model) is None:
         return None
-    pool = ThreadPoolExecutor(1, thread_name_prefix="tracker-encoder")
-    encoder = pool.submit(make_query_embedder, settings)
-    pool.shutdown(wait=False)  # the thread ends after its one task
-    return encoder
+    return beside(make_query_embedder, settings, name="tracker-encoder")
+
+
+def beside(work: Callable[[_A], _T], arg: _A, *, name: str) -> Future[_T]:
+    """`work(arg)` started in a thread of its own, which ends with it; its result (or its
+    error) when asked for. For start-up work that can overlap opening the indexes."""
+    pool = ThreadPoolExecutor(1, thread_name_prefix=name)
+    future = pool.submit(work, arg)
+    pool.shutdown(wait=False)
+    return future
 
 
 def _mend_keywords(engine: Engine, keyword: TantivyKeywordIndex) -> None:
