@@ -101,18 +101,17 @@ def judged_rows(home: Path, model: Contradiction) -> list[dict[str, Any]]:
             targets, stances = held_out_targets(engine, searcher, [item], ids)
             pairs = make_pairs(engine, searcher, targets)
             with session_scope(engine) as session:
-                documents = {t.document_id: store.get_document(session=session,
-                                                               ref=str(t.document_id))
-                             for t in targets}
-                leads = {i: (d.title, d.body_text[:1500]) for i, d in documents.items()}
+                leads = {}
+                for target in targets:
+                    document = store.get_document(session=session, ref=str(target.document_id))
+                    leads[target.document_id] = (document.title, document.body_text[:1500])
             claim, negation = item["claim"], negate(item["claim"])
             for target, pair, stance in zip(targets, pairs, stances, strict=True):
                 title, lead = leads[target.document_id]
+                against_title = model([title], claim)[0]
                 row: dict[str, Any] = dict(zip(FEATURES, features(pair), strict=True))
-                row.update(claim=n, opposes=stance == "opposes",
-                           nli_title=model([title], claim)[0],
-                           nli_title_vs_negation=model([title], claim)[0]
-                           - model([title], negation)[0],
+                row.update(claim=n, opposes=stance == "opposes", nli_title=against_title,
+                           nli_title_vs_negation=against_title - model([title], negation)[0],
                            nli_passage=model(sentences(pair.text, 30), claim).max(),
                            nli_lead=model(sentences(lead, 8), claim).max())
                 rows.append(row)
